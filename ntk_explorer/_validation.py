@@ -1,0 +1,63 @@
+"""Input checks shared by the public functions: clear ValueError/TypeError messages naming the argument."""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+
+
+def model_dtype_device(model):
+    """(dtype, device) of a module's first floating parameter."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype, p.device
+    raise ValueError("model has no floating-point parameters: there is nothing to differentiate")
+
+
+def as_inputs(x, name, *, dtype, device, in_dim=None):
+    """Check ``x`` is an (N, in_dim) finite tensor of ``dtype`` on ``device``.
+
+    A numpy array (or nested list) is converted to ``dtype`` on ``device``; a torch tensor must already match,
+    because silently casting a float32 tensor into a float64 computation hides precision bugs.
+    """
+    if x is None:
+        raise ValueError(f"{name} is required")
+    if not isinstance(x, torch.Tensor):
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a torch tensor or a numeric array, got {type(x).__name__}") from exc
+        x = torch.as_tensor(arr, dtype=dtype, device=device)
+    else:
+        if not x.is_floating_point():
+            raise ValueError(f"{name} has dtype {x.dtype}; pass a floating tensor of dtype {dtype} "
+                             f"(e.g. {name}.to({dtype}))")
+        if x.dtype != dtype:
+            raise ValueError(f"{name} has dtype {x.dtype} but the model uses {dtype}; convert with {name}.to({dtype}) "
+                             f"or build the model with dtype={x.dtype}")
+        if x.device != torch.device(device):
+            raise ValueError(f"{name} is on device {x.device} but the model is on {device}; move it with "
+                             f"{name}.to('{device}')")
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be 2-D with shape (N, in_dim), got shape {tuple(x.shape)}")
+    if in_dim is not None and x.shape[1] != in_dim:
+        raise ValueError(f"{name} has {x.shape[1]} features per row but the model expects in_dim={in_dim}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it needs at least one row")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf values; remove or replace them")
+    return x
+
+
+@contextlib.contextmanager
+def full_precision_matmul():
+    """Disable TF32 (CUDA matmul and cuDNN) for the duration, restoring the previous settings after."""
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = (matmul.allow_tf32, cudnn.allow_tf32)
+    matmul.allow_tf32 = False
+    cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        matmul.allow_tf32, cudnn.allow_tf32 = saved
