@@ -21,6 +21,7 @@ import torch
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
 from ._validation import as_inputs, full_precision_matmul, model_dtype_device
+from .memory import check_memory, estimate_ntk_bytes
 from .analytic import AnalyticKernels, analytic_kernels
 from .models import MLP, activation_derivative
 
@@ -52,6 +53,7 @@ def empirical_ntk(model, x1, x2=None, method="auto", pseudo=False, *, memory_bud
         raise ValueError(f"x1 and x2 must have the same number of columns, got {x1.shape[1]} and {x2.shape[1]}")
     if method == "structured" and not is_mlp:
         raise ValueError("method='structured' needs an ntk_explorer.MLP; use method='jacobian' or 'ntk_vp'")
+    _check_kernel_memory(model, x1.shape[0], x2.shape[0], method, pseudo, is_mlp, dtype, device)
     with full_precision_matmul():
         if method == "structured" or (method == "auto" and is_mlp):
             theta = _structured(model, x1, x2, pseudo, memory_budget)
@@ -64,6 +66,19 @@ def empirical_ntk(model, x1, x2=None, method="auto", pseudo=False, *, memory_bud
             theta = _blockwise(lambda a, b: block(f, params, a, b), x1, x2, n_out,
                                _generic_chunk(method, n_out, n_params, memory_budget))
     return theta[:, :, 0, 0] if theta.shape[-1] == 1 else theta
+
+
+def _check_kernel_memory(model, n1, n2, method, pseudo, is_mlp, dtype, device):
+    itemsize = torch.finfo(dtype).bits // 8
+    if is_mlp:
+        out = 1 if pseudo else model.out_dim
+        kind = "structured" if method in ("auto", "structured") else "jacobian"
+        need = estimate_ntk_bytes(n1, n2, out, width=model.width, depth=model.depth, in_dim=model.in_dim,
+                                  method=kind, itemsize=itemsize)
+    else:
+        need = n1 * n2 * itemsize + sum(p.numel() for p in model.parameters()) * itemsize
+    check_memory(need, f"the empirical NTK of {n1} x {n2} inputs (method={method!r})",
+                 "use fewer inputs, a smaller width, or method='structured'", device)
 
 
 # ----------------------------------------------------------------------------------------------- structured

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .memory import check_memory, estimate_mlp_bytes
+
 __all__ = ["MLP", "MLPConfig", "ACTIVATIONS", "PARAMETERIZATIONS", "activation_fn", "activation_derivative"]
 
 PARAMETERIZATIONS = ("ntk", "standard", "mup")
@@ -185,6 +187,8 @@ class MLP(torch.nn.Module):
             raise ValueError(f"dtype must be a floating torch dtype (torch.float64 or torch.float32), got {dtype}")
         self.dtype = dtype
         self.device = torch.device(device) if device is not None else default_device()
+        check_memory(estimate_mlp_bytes(in_dim, width, depth, out_dim, torch.finfo(dtype).bits // 8),
+                     f"MLP(in_dim={in_dim}, width={width}, depth={depth})", "lower width or depth", self.device)
         rows = self.config.multipliers()
         self.weight_multipliers = [r[0] for r in rows]
         self.bias_multipliers = [r[1] for r in rows]
