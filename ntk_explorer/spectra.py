@@ -1,0 +1,66 @@
+"""Eigenmode learnability (Simon et al. 2021, reviewed in seed 000 §2.2, §4 and appendix C).
+
+Which functions a wide network learns from n examples is predicted by its NTK's eigensystem: each eigenmode
+has a learnability L_i = λ_i/(λ_i + κ) ∈ [0, 1]; over a complete orthonormal basis the D-learnabilities sum to
+n (no-free-lunch, seed 000 Theorem 2.2, eq. 11), and raising one eigenvalue lowers every other mode's
+D-learnability (Lemma 4.1, eq. 40).
+
+This module is the public face of three implementation modules:
+- `ntk_explorer.spectral_domains`: domains `circle`, `hypercube`, `points` and `eigensystem` (seed 000 eq. 31);
+- `ntk_explorer.eigenlearning`: κ, learnabilities, predicted MSE, the transfer matrix and kernel measurements,
+  with the ridge convention f̂ = K(x, D)(K(D, D) + ridge·I)^{-1} f(D) ⇔ Σ m λ/(λ + κ) + ridge/κ = n;
+- `ntk_explorer.mode_dynamics`: trained finite networks and the per-mode decay (1 − lr λ_i/N)^t of the
+  training residual under GD on (1/(2N)) Σ r².
+"""
+
+from ntk_explorer.eigenlearning import (
+    d_learnability,
+    empirical_learnability,
+    kernel_regression,
+    learnability,
+    predicted_mse,
+    random_train_sets,
+    solve_kappa,
+    transfer_matrix,
+)
+from ntk_explorer.mode_dynamics import (
+    ModeResiduals,
+    NetworkLearnability,
+    mode_residuals,
+    network_learnability,
+    project_residuals,
+)
+from ntk_explorer.spectral_domains import (
+    Circle,
+    EigenSystem,
+    Hypercube,
+    Points,
+    circle,
+    eigensystem,
+    hypercube,
+    points,
+)
+
+__all__ = [
+    "Circle",
+    "Hypercube",
+    "Points",
+    "EigenSystem",
+    "circle",
+    "hypercube",
+    "points",
+    "eigensystem",
+    "solve_kappa",
+    "learnability",
+    "predicted_mse",
+    "kernel_regression",
+    "d_learnability",
+    "transfer_matrix",
+    "empirical_learnability",
+    "random_train_sets",
+    "network_learnability",
+    "NetworkLearnability",
+    "mode_residuals",
+    "project_residuals",
+    "ModeResiduals",
+]
