@@ -1,11 +1,23 @@
 """ntk_explorer: watch a PyTorch MLP and its linearization train side by side.
 
-The core (everything re-exported here) imports only torch, numpy and scipy; widgets live in
-``ntk_explorer.widgets`` and are imported on demand.
+The core re-exported here imports only torch, numpy and scipy (and tqdm for progress bars); the panels live in
+``ntk_explorer.widgets`` and are imported on demand. Conventions: loss L = (1/N) Σ ½‖f(x_i) − y_i‖², gradient
+descent θ ← θ − lr·∇L, so f^lin evolves as f ← f − (lr/N)·Θ_0(·, X)(f(X) − Y).
 """
+from . import data, memory, spectra
 from ._version import __version__
 from .analytic import AnalyticKernels, analytic_kernels
+from .closed_form import CriticalLearningRates, critical_learning_rates, gd_mse_predictor
+from .dynamics import Snapshot, Trajectory, train, train_stream
+from .experiments import (EnsembleResult, ExperimentConfig, GPPrediction, WidthSweep, ensemble, gp_prediction,
+                          width_sweep)
 from .kernels import empirical_ntk
+from .linearize import linearize
 from .models import MLP, MLPConfig
 
-__all__ = ["__version__", "MLP", "MLPConfig", "empirical_ntk", "analytic_kernels", "AnalyticKernels"]
+__all__ = [
+    "__version__", "MLP", "MLPConfig", "empirical_ntk", "analytic_kernels", "AnalyticKernels", "linearize",
+    "train_stream", "train", "Snapshot", "Trajectory", "gd_mse_predictor", "critical_learning_rates",
+    "CriticalLearningRates", "width_sweep", "WidthSweep", "ensemble", "EnsembleResult", "gp_prediction",
+    "GPPrediction", "ExperimentConfig", "data", "spectra", "memory",
+]
