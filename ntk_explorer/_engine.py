@@ -21,6 +21,8 @@ from ._validation import as_inputs, model_dtype_device
 from .closed_form import critical_learning_rates, kernel_matrix
 from .kernels import empirical_ntk
 from .linearize import LinearizedModel
+from .memory import check_training_memory
+from .models import MLP
 
 
 def check_positive_int(value, name: str) -> int:
@@ -36,29 +38,52 @@ def check_positive_number(value, name: str) -> float:
     return float(value)
 
 
-def _inputs(x, name, dtype, device):
+def _inputs(x, name, dtype, device, in_dim=None):
     if isinstance(x, torch.Tensor):
         x = x.detach().to(device=device)
-    return as_inputs(x, name, dtype=dtype, device=device)
+    return as_inputs(x, name, dtype=dtype, device=device, in_dim=in_dim)
 
 
 def _targets(y, dtype, device) -> torch.Tensor:
-    y = y.detach().to(device=device, dtype=dtype) if isinstance(y, torch.Tensor) else \
-        torch.as_tensor(np.asarray(y, dtype=np.float64), dtype=dtype, device=device)
+    if isinstance(y, torch.Tensor):
+        y = y.detach().to(device=device, dtype=dtype)
+    else:
+        try:
+            y = torch.as_tensor(np.asarray(y, dtype=np.float64), dtype=dtype, device=device)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"y_train must be a tensor or an array of numbers: {error}"[:300]) from None
     if y.ndim not in (1, 2) or not bool(torch.isfinite(y).all()):
         raise ValueError(f"y_train must be a finite array of shape (N,) or (N, O), got shape {tuple(y.shape)}")
     return y
+
+
+def _check_training_memory(model, x, x_eval, dtype, device, linearization):
+    """Refuses a run whose parameters, activations and kernels would exceed the memory budget (memory.py)."""
+    n_eval = 0 if x_eval is None else x_eval.shape[0]
+    if isinstance(model, MLP):
+        sizes = dict(width=model.width, depth=model.depth, in_dim=model.in_dim, out_dim=model.out_dim)
+    else:  # any module: count its parameters, probe one input for the number of outputs
+        with torch.no_grad():
+            out_dim = model(x[:1]).reshape(1, -1).shape[1]
+        sizes = dict(width=0, depth=0, in_dim=x.shape[1], out_dim=out_dim,
+                     n_params=sum(p.numel() for p in model.parameters()))
+    check_training_memory(x.shape[0], n_eval, itemsize=torch.finfo(dtype).bits // 8, linearization=linearization,
+                          device=device, **sizes)
 
 
 class Engine:
     def __init__(self, model, x_train, y_train, x_eval, *, lr, loss, linearization, output_scale):
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        dtype, device = model_dtype_device(model)
+        in_dim = model.in_dim if isinstance(model, MLP) else None
+        self.x = _inputs(x_train, "x_train", dtype, device, in_dim)
+        self.x_eval = None if x_eval is None else _inputs(x_eval, "x_eval", dtype, device, in_dim)
+        if self.x_eval is not None and self.x_eval.shape[1] != self.x.shape[1]:
+            raise ValueError(f"x_eval has {self.x_eval.shape[1]} columns but x_train has {self.x.shape[1]}")
+        _check_training_memory(model, self.x, self.x_eval, dtype, device, linearization)  # before allocating
         self.net = model.clone() if hasattr(model, "clone") else copy.deepcopy(model)
-        dtype, device = model_dtype_device(self.net)
         self.params = [p for p in self.net.parameters() if p.requires_grad]
-        self.x = _inputs(x_train, "x_train", dtype, device)
-        self.x_eval = None if x_eval is None else _inputs(x_eval, "x_eval", dtype, device)
         n = self.n = self.x.shape[0]
         with torch.no_grad():
             f0 = self.net(self.x if self.x_eval is None else torch.cat([self.x, self.x_eval]))

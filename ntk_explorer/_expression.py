@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 
 import numpy as np
 
@@ -39,8 +40,9 @@ _UNARY = {ast.UAdd: np.positive, ast.USub: np.negative}
 def _is_variable(name: str) -> bool:
     if name == "t":
         return True
-    return (name.startswith("x") and name[1:].isdigit() and not name[1:].startswith("0")
-            and int(name[1:]) <= MAX_COORDINATE)
+    index = name[1:]  # ASCII digits only: str.isdigit also accepts e.g. Arabic-Indic digits
+    return (name.startswith("x") and index.isascii() and index.isdigit() and not index.startswith("0")
+            and int(index) <= MAX_COORDINATE)
 
 
 def _uses_variables(node: ast.AST) -> bool:
@@ -183,17 +185,23 @@ def parse_target(expression: str) -> TargetExpression:
     """
     if not isinstance(expression, str):
         raise TypeError(f"expression must be a str, got {type(expression).__name__}")
-    text = expression.strip()
+    text = str.strip(expression)  # the str method: a str subclass cannot override it
     if not text:
         raise ValueError("expression is empty; type e.g. sin(3*t) + 0.5*cos(t)")
     if len(text) > MAX_LENGTH:
         raise ValueError(f"expression is too long ({len(text)} > {MAX_LENGTH} characters)")
+    if "\x00" in text:
+        raise ValueError("expression contains a NUL character; remove it")
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # e.g. "1in t": a SyntaxWarning becomes a SyntaxError, not console noise
+            warnings.simplefilter("error", SyntaxWarning)
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as error:
         raise ValueError(f"cannot parse {text!r}: {error.msg} (column {error.offset})") from None
-    except RecursionError:
+    except (RecursionError, MemoryError):  # the parser's own nesting limits
         raise ValueError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)") from None
+    except ValueError as error:  # e.g. a lone surrogate, which cannot be encoded as UTF-8
+        raise ValueError(f"cannot parse {text!r}: {type(error).__name__}: {error}") from None
     checker = _Checker()
     checker.check(tree)
     return TargetExpression(text, tree, frozenset(checker.variables))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 import torch
@@ -61,3 +62,55 @@ def full_precision_matmul():
         yield
     finally:
         matmul.allow_tf32, cudnn.allow_tf32 = saved
+
+
+# --------------------------------------------------------------------------------- scalar arguments
+def check_finite_number(value, name, *, minimum=None, strict=False):
+    """A finite real number (bool excluded) ≥ ``minimum`` (> it when ``strict``), returned as a float.
+
+    TypeError for a value that is not a real number, ValueError for NaN, ±inf or one out of range."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}"[:200])
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        raise ValueError(f"{name} must be {'>' if strict else '≥'} {minimum:g}, got {value:g}")
+    return value
+
+
+def check_seed(seed, name="seed"):
+    """A random seed: an integer ≥ 0 (bool excluded), as numpy's and torch's generators accept."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer ≥ 0, got {type(seed).__name__} {seed!r}"[:200])
+    if seed < 0:
+        raise ValueError(f"{name} must be an integer ≥ 0, got {seed}")
+    return int(seed)
+
+
+def check_bool(value, name):
+    """A flag: True or False (a numpy bool is accepted)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}"[:200])
+    return bool(value)
+
+
+def check_device(device, name="device"):
+    """``device`` as a torch.device; ValueError naming the argument for a string torch does not understand."""
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, (str, int)) or isinstance(device, bool):
+        raise TypeError(f"{name} must be a torch.device or a string such as 'cpu' or 'cuda', "
+                        f"got {type(device).__name__}")
+    try:
+        return torch.device(device)
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"{name}={device!r} is not a torch device (use e.g. 'cpu' or 'cuda'): {error}"[:300]) \
+            from None
+
+
+def check_float_dtype(dtype, name="dtype"):
+    """A floating-point torch dtype."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"{name} must be a floating torch dtype (torch.float64 or torch.float32), got {dtype!r}")
+    return dtype

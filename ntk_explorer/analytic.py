@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .memory import check_memory
 from .models import ACTIVATIONS, activation_derivative, activation_fn, MLPConfig
 
 __all__ = ["analytic_kernels", "AnalyticKernels", "gaussian_expectations"]
@@ -70,6 +71,9 @@ def analytic_kernels(x1, x2=None, *, depth, activation="relu", sigma_w=1.0, sigm
     x2 = x1 if symmetric else _as_float64(x2, "x2", device=x1.device)
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"x1 and x2 must have the same number of columns, got {x1.shape[1]} and {x2.shape[1]}")
+    # about ten N1 × N2 float64 tensors are alive at once (kernels, their update, the Gaussian expectations)
+    check_memory(10 * 8 * x1.shape[0] * x2.shape[0], f"the analytic kernels of {x1.shape[0]} x {x2.shape[0]} inputs",
+                 "use fewer inputs", x1.device)
     sw2, sb2, d = float(sigma_w) ** 2, float(sigma_b) ** 2, x1.shape[1]
     q11 = sw2 * (x1 * x1).sum(1) / d + sb2
     q22 = q11 if symmetric else sw2 * (x2 * x2).sum(1) / d + sb2

@@ -23,6 +23,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ._validation import check_bool
+
 __all__ = ["CriticalLearningRates", "critical_learning_rates", "gd_mse_predictor", "kernel_matrix",
            "kernel_regression_operator"]
 
@@ -82,6 +84,8 @@ def check_learning_rate(lr) -> float:
 
 
 def _check_time(t, flow: bool) -> float:
+    if isinstance(t, (str, bytes)):
+        raise TypeError(f"t must be a number of steps (or math.inf), got {type(t).__name__}")
     t = float(t)
     if math.isnan(t) or t < 0:
         raise ValueError(f"t must be ≥ 0 (or math.inf), got {t}")
@@ -122,6 +126,8 @@ def _flatten_targets(values, name: str, n: int, o: int, device) -> torch.Tensor:
     v = _as_tensor(values, name, device=device)
     if tuple(v.shape) not in ({(n,), (n, 1)} if o == 1 else {(n, o)}):
         raise ValueError(f"{name} must have shape ({n},) or ({n}, {o}), got {tuple(v.shape)}")
+    if not bool(torch.isfinite(v).all()):
+        raise ValueError(f"{name} contains NaN or inf values")
     return v.reshape(-1)
 
 
@@ -138,6 +144,7 @@ def gd_mse_predictor(k_train_train, y_train, lr: float, *, flow: bool = False):
     """
     k, n, o = _train_kernel(k_train_train)
     lr = check_learning_rate(lr)
+    flow = check_bool(flow, "flow")
     y = _flatten_targets(y_train, "y_train", n, o, k.device)
     eigenvalues, vectors = torch.linalg.eigh(k)
     cutoff = k.shape[0] * torch.finfo(k.dtype).eps * float(eigenvalues.abs().max())
@@ -169,6 +176,7 @@ def kernel_regression_operator(k_train_train, k_eval_train, lr: float, t, *, flo
     """The matrix B_t = Θ(E, X) Θ^{−1} (I − A_t) ((M·O) × (N·O)) with f^lin_t(E) = f_0(E) + B_t (Y − f_0(X)),
     A_t = (I − lr Θ/N)^t (GD) or e^{−lr t Θ/N} (flow); t = math.inf gives Θ(E, X) Θ^{−1} (seed 001 eq. 19)."""
     k, n, o = _train_kernel(k_train_train)
+    flow = check_bool(flow, "flow")
     k_eval, _, o_eval = kernel_matrix(k_eval_train, "k_eval_train", device=k.device)
     if o_eval != o or k_eval.shape[1] != n * o:
         raise ValueError(f"k_eval_train must have shape (M, {n}) or (M, {n}, {o}, {o}), got {tuple(k_eval.shape)}")

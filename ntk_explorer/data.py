@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ntk_explorer._expression import TargetExpression, parse_target
+from ntk_explorer._validation import check_device, check_finite_number, check_float_dtype, check_seed
 
 __all__ = [
     "Dataset", "make_dataset", "circle_points", "sphere_points", "hypercube_points",
@@ -55,7 +56,7 @@ def circle_points(n: int, *, sampling: str = "grid", seed: int = 0) -> tuple[np.
     """n points on the unit circle: returns (x of shape (n, 2), angles t of shape (n,)).
 
     sampling="grid": t_i = 2π i / n; sampling="random": t uniform on [0, 2π) (sorted)."""
-    n = _check_count("n", n)
+    n, seed = _check_count("n", n), check_seed(seed)
     if sampling == "grid":
         t = 2 * np.pi * np.arange(n) / n
     elif sampling == "random":
@@ -67,7 +68,7 @@ def circle_points(n: int, *, sampling: str = "grid", seed: int = 0) -> tuple[np.
 
 def sphere_points(n: int, dim: int, *, seed: int = 0) -> np.ndarray:
     """n points uniform on the unit sphere S^{dim−1} ⊂ R^dim (normalised Gaussians), shape (n, dim)."""
-    n, dim = _check_count("n", n), _check_count("dim", dim, 2)
+    n, dim, seed = _check_count("n", n), _check_count("dim", dim, 2), check_seed(seed)
     z = np.random.default_rng(seed).standard_normal((n, dim))
     return z / np.linalg.norm(z, axis=1, keepdims=True)
 
@@ -75,13 +76,13 @@ def sphere_points(n: int, dim: int, *, seed: int = 0) -> np.ndarray:
 def hypercube_points(n: Optional[int], dim: int, *, seed: int = 0) -> np.ndarray:
     """n distinct vertices of {−1, 1}^dim / sqrt(dim), sampled without replacement (all 2^dim if n is
     None), shape (n, dim); every point has norm 1."""
-    dim = _check_count("dim", dim, 1)
+    dim, seed = _check_count("dim", dim, 1), check_seed(seed)
     if dim > 30:
         raise ValueError(f"dim must be ≤ 30 for the hypercube, got {dim}")
     total = 2 ** dim
     n = total if n is None else _check_count("n", n)
     if n > total:
-        raise ValueError(f"the hypercube of dim {dim} has only {total} vertices; asked for {n}")
+        raise ValueError(f"the hypercube of dim {dim} has only {total} vertices; asked for n = {n}")
     index = np.random.default_rng(seed).choice(total, size=n, replace=False) if n < total \
         else np.arange(total)
     bits = (index[:, None] >> np.arange(dim)[None, :]) & 1
@@ -91,14 +92,22 @@ def hypercube_points(n: Optional[int], dim: int, *, seed: int = 0) -> np.ndarray
 # ----------------------------------------------------------------------------------------- targets
 def sine_target(k: int = 1) -> Callable:
     """sin(k t) of the angle t on the circle."""
+    k = check_finite_number(k, "k")
     return lambda x: np.sin(k * _angles(_points(x)))
 
 
 def fourier_target(modes) -> Callable:
     """Σ_k a_k cos(k t) + b_k sin(k t) of the angle t; ``modes`` maps k → (a_k, b_k)."""
-    items = [(float(k), float(a), float(b)) for k, (a, b) in dict(modes).items()]
+    if not hasattr(modes, "items"):
+        raise TypeError(f"modes must be a mapping k → (a_k, b_k), got {type(modes).__name__}")
+    try:
+        items = [(float(k), float(a), float(b)) for k, (a, b) in modes.items()]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"modes must map numbers k to pairs of numbers (a_k, b_k): {error}"[:300]) from None
     if not items:
         raise ValueError("modes must contain at least one k → (a_k, b_k)")
+    if not np.all(np.isfinite(items)):
+        raise ValueError("modes must hold finite numbers k, a_k, b_k")
 
     def target(x):
         t = _angles(_points(x))
@@ -108,15 +117,18 @@ def fourier_target(modes) -> Callable:
 
 def step_target(axis: int = -1, threshold: float = 0.0) -> Callable:
     """+1 where x[:, axis] ≥ threshold, −1 elsewhere (on the circle with axis −1: +1 for t ∈ [0, π])."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an integer column index, got {type(axis).__name__}")
+    threshold = check_finite_number(threshold, "threshold")
     return lambda x: np.where(_points(x)[:, axis] >= threshold, 1.0, -1.0)
 
 
 def walsh_target(subset) -> Callable:
     """Walsh monomial χ_S(x) = Π_{i∈S} sign(x_i) (1-based coordinates); on the hypercube
     {−1,1}^d/sqrt(d) this is Π_{i∈S} sqrt(d)·x_i, a parity of |S| bits."""
-    indices = sorted({int(i) for i in subset})
-    if any(i < 1 for i in indices):
-        raise ValueError(f"subset holds 1-based coordinates ≥ 1, got {list(subset)}")
+    if isinstance(subset, (str, bytes)) or not hasattr(subset, "__iter__"):
+        raise TypeError(f"subset must be a collection of 1-based coordinates, got {type(subset).__name__}")
+    indices = sorted({_check_count("subset", i) for i in subset})  # 1-based coordinates ≥ 1
 
     def target(x):
         x = _points(x)
@@ -130,9 +142,8 @@ def random_smooth_target(seed: int = 0, *, n_features: int = 64, lengthscale: fl
     """A random smooth function: a sample of a Gaussian process with squared-exponential kernel
     exp(−‖x−x'‖²/(2ℓ²)), via random Fourier features sqrt(2/m) Σ_j a_j cos(w_j·x + b_j),
     a_j ~ N(0,1), w_j ~ N(0, ℓ^{−2} I), b_j ~ U[0, 2π).  Deterministic given seed and input dimension."""
-    n_features = _check_count("n_features", n_features)
-    if not lengthscale > 0:
-        raise ValueError(f"lengthscale must be > 0, got {lengthscale}")
+    n_features, seed = _check_count("n_features", n_features), check_seed(seed)
+    lengthscale = check_finite_number(lengthscale, "lengthscale", minimum=0, strict=True)
 
     def target(x):
         x = _points(x)
@@ -164,7 +175,9 @@ def _evaluate_target(target: Callable, x: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------- splits and noise
 def train_eval_split(x, y, n_train: int, *, seed: int = 0):
     """Random split of (x, y) into (x_train, y_train, x_eval, y_eval) with n_train training points."""
-    n_train = _check_count("n_train", n_train)
+    n_train, seed = _check_count("n_train", n_train), check_seed(seed)
+    if len(y) != len(x):
+        raise ValueError(f"y has {len(y)} rows but x has {len(x)}; they must be paired")
     if n_train >= len(x):
         raise ValueError(f"n_train must be < the number of points ({len(x)}), got {n_train}")
     order = np.random.default_rng(seed).permutation(len(x))
@@ -174,15 +187,15 @@ def train_eval_split(x, y, n_train: int, *, seed: int = 0):
 
 def add_label_noise(y, std: float, *, seed: int = 0) -> np.ndarray:
     """y + N(0, std²) noise, independently per label."""
-    if not std >= 0:
-        raise ValueError(f"noise std must be ≥ 0, got {std}")
+    std, seed = check_finite_number(std, "noise std", minimum=0), check_seed(seed)
     y = np.asarray(y, dtype=np.float64)
     return y + std * np.random.default_rng(seed).standard_normal(y.shape) if std > 0 else y.copy()
 
 
 def flip_labels(y, probability: float, *, seed: int = 0) -> np.ndarray:
     """Flips the sign of each ±1 label independently with the given probability."""
-    if not 0 <= probability <= 1:
+    probability, seed = check_finite_number(probability, "flip probability", minimum=0), check_seed(seed)
+    if probability > 1:
         raise ValueError(f"flip probability must be in [0, 1], got {probability}")
     y = np.asarray(y, dtype=np.float64)
     return np.where(np.random.default_rng(seed).random(y.shape) < probability, -y, y)
@@ -234,6 +247,8 @@ def make_dataset(domain: str = "circle", *, n_train: int = 32, n_eval: int = 256
     (sign(0) = +1), each training label flipped with probability ``flip``.
     """
     n_train, n_eval = _check_count("n_train", n_train), _check_count("n_eval", n_eval)
+    seed, dtype = check_seed(seed), check_float_dtype(dtype)
+    device = None if device is None else check_device(device)
     x_train, x_eval = _domain_points(domain, n_train, n_eval, dim, sampling, seed)
     function = _resolve_target(target)
     y_train, y_eval = _evaluate_target(function, x_train), _evaluate_target(function, x_eval)

@@ -149,6 +149,9 @@ def train_stream(model: torch.nn.Module, x_train, y_train, *, lr: float, steps: 
     α(f − f_0) keeps the initial function).  f^lin is then independent of α while f − f^lin = O(1/α).
     Divergence: a non-finite loss (of f or f^lin) or one above DIVERGENCE_FACTOR × the initial loss ends
     the stream with ``diverged=True`` and a message naming the critical learning rate 2N/λ_max(Θ_0).
+    Memory: before anything is allocated, ``ntk_explorer.memory.estimate_training_bytes`` (parameter copies,
+    activations, Θ_0 over train + eval points) is compared with the budget; above it a MemoryBudgetError
+    (a ValueError) says which setting to lower.
     """
     _check_arguments(steps, record_every, kernel_every, linearization, stop)
     check_positive_number(lr, "lr")

@@ -21,6 +21,7 @@ import math
 import numpy as np
 import torch
 
+from ntk_explorer._validation import check_finite_number, check_seed
 from ntk_explorer.spectral_domains import _Domain, as_kernel_matrix, eigensystem
 
 __all__ = [
@@ -48,9 +49,7 @@ def _spectrum(eigenvalues, multiplicities, ridge):
         m = np.asarray(torch.as_tensor(multiplicities).detach().cpu(), dtype=np.float64)
         if m.shape != lam.shape or not np.isfinite(m).all() or (m <= 0).any():
             raise ValueError("multiplicities must be positive and have the shape of eigenvalues")
-    if not np.isfinite(ridge) or ridge < 0:
-        raise ValueError(f"ridge must be a finite number ≥ 0, got {ridge!r}")
-    return lam, m, float(ridge)
+    return lam, m, _check_ridge(ridge)
 
 
 def _kappa_newton(lam, m, ridge, n):
@@ -92,7 +91,10 @@ def solve_kappa(eigenvalues, n, multiplicities=None, ridge=0.0):
     kept inside a bisection bracket, to relative precision ~1e-15.
     """
     lam, m, ridge = _spectrum(eigenvalues, multiplicities, ridge)
-    n_arr = np.asarray(n, dtype=np.float64)
+    try:
+        n_arr = np.asarray(n, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"n must be a number ≥ 0 or a 1-D array of them, got {type(n).__name__}") from None
     if n_arr.ndim > 1 or not np.isfinite(n_arr).all() or (n_arr < 0).any():
         raise ValueError(f"n must be a finite number ≥ 0 or a 1-D array of them, got {n!r}")
     flat = np.atleast_1d(n_arr)
@@ -139,10 +141,9 @@ def predicted_mse(eigenvalues, target_coefficients, n, multiplicities=None, ridg
     """
     v2 = np.asarray(torch.as_tensor(target_coefficients).detach().cpu(), dtype=np.float64) ** 2
     lam, m, _ = _spectrum(eigenvalues, multiplicities, ridge)
-    if v2.shape != lam.shape:
-        raise ValueError("target_coefficients must have the shape of eigenvalues")
-    if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a variance ≥ 0, got {noise!r}")
+    if v2.shape != lam.shape or not np.isfinite(v2).all():
+        raise ValueError("target_coefficients must be finite and have the shape of eigenvalues")
+    noise = check_finite_number(noise, "noise (a variance)", minimum=0)
     L = learnability(eigenvalues, n, multiplicities, ridge)
     n_arr = np.asarray(n, dtype=np.float64)
     bracket = ((1 - L) ** 2 * v2).sum(-1) + noise
@@ -171,9 +172,13 @@ def _values(target, M, device):
 
 
 def _check_ridge(ridge):
-    if isinstance(ridge, bool) or not isinstance(ridge, (int, float)) or not math.isfinite(ridge) or ridge < 0:
-        raise ValueError(f"ridge must be a finite number ≥ 0 (added to K(D, D)'s diagonal), got {ridge!r}")
-    return float(ridge)
+    return check_finite_number(ridge, "ridge (added to K(D, D)'s diagonal)", minimum=0)
+
+
+def _check_domain(domain):
+    if not isinstance(domain, _Domain):
+        raise TypeError(f"domain must come from circle(M), hypercube(d) or points(x), got {type(domain).__name__}")
+    return domain
 
 
 def kernel_regression(K, train_idx, y_train, ridge=0.0) -> torch.Tensor:
@@ -186,6 +191,8 @@ def kernel_regression(K, train_idx, y_train, ridge=0.0) -> torch.Tensor:
     y = torch.as_tensor(y_train, dtype=torch.float64, device=K.device)
     if y.shape[0] != idx.numel():
         raise ValueError(f"y_train must have {idx.numel()} rows (one per training index), got {tuple(y.shape)}")
+    if not bool(torch.isfinite(y).all()):
+        raise ValueError("y_train contains NaN or inf values")
     K_DD = K[idx][:, idx] + ridge * torch.eye(idx.numel(), dtype=K.dtype, device=K.device)
     return K[:, idx] @ torch.linalg.solve(K_DD, y)
 
@@ -210,7 +217,7 @@ def transfer_matrix(K, domain: _Domain, train_idx, ridge=0.0, eigsys=None) -> to
     the predictor are v̂ = T v, T_ii is the D-learnability of φ_i (eq. 37), and ridgeless tr T = n exactly
     (Theorem 2.2, eq. 11). Φ(D)_ij = φ_i(x_j) is M × n. Returns an (M, M) tensor.
     """
-    ridge = _check_ridge(ridge)
+    ridge, domain = _check_ridge(ridge), _check_domain(domain)
     sys = eigensystem(K, domain) if eigsys is None else eigsys
     if sys.domain.M != domain.M:
         raise ValueError(f"eigsys has {sys.domain.M} points but the domain has {domain.M}")
@@ -227,6 +234,9 @@ def random_train_sets(M, n, trials, seed=0) -> torch.Tensor:
     Drawn with numpy.random.default_rng(seed), so equal arguments give equal training sets (kernel and network
     measurements of the same D can be compared trial by trial).
     """
+    if isinstance(M, bool) or not isinstance(M, (int, np.integer)):
+        raise TypeError(f"M (the number of domain points) must be an integer, got {type(M).__name__}")
+    seed = check_seed(seed)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= M:
         raise ValueError(f"n must be an integer in [1, M = {M}], got {n!r}")
     if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 2:
@@ -243,7 +253,7 @@ def empirical_learnability(K, domain: _Domain, target, n, trials=200, ridge=0.0,
     on domain.x, (M,) or (M, T), or a callable f(x) of the (M, d) points. Returns (mean, stderr) as floats, or
     (T,) tensors for T targets; stderr = sample std / sqrt(trials).
     """
-    K, ridge, M = as_kernel_matrix(K, domain.M), _check_ridge(ridge), domain.M
+    K, ridge, M = as_kernel_matrix(K, _check_domain(domain).M), _check_ridge(ridge), domain.M
     if callable(target):
         target = target(domain.x.to(K.device))
     f = _values(target, M, K.device)

@@ -17,11 +17,14 @@ import numpy as np
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
-from .analytic import analytic_kernels
+from ._losses import LOSSES
+from ._validation import check_bool, check_device, check_finite_number, check_seed
+from .analytic import _as_float64, analytic_kernels
 from .closed_form import kernel_regression_operator
-from .data import Dataset, make_dataset
+from .data import DOMAINS, Dataset, _check_count, make_dataset
 from .dynamics import train
-from .models import MLP
+from .memory import check_ensemble_memory, check_training_memory
+from .models import MLP, MLPConfig, default_device
 
 __all__ = ["ExperimentConfig", "width_sweep", "WidthSweep", "Slope", "ensemble", "EnsembleResult",
            "gp_prediction", "GPPrediction", "SWEEP_METRICS"]
@@ -54,6 +57,28 @@ class ExperimentConfig:
     output_scale: float = 1.0
     device: Optional[str] = None
 
+    def __post_init__(self):
+        if self.domain not in DOMAINS:
+            raise ValueError(f"domain must be one of {DOMAINS}, got {self.domain!r}")
+        if self.dim is not None:
+            _check_count("dim", self.dim)
+        MLPConfig(self.in_dim, self.width, self.depth, 1, self.activation, self.parameterization, self.sigma_w,
+                  self.sigma_b)  # validates the network's fields
+        if not (isinstance(self.target, str) or callable(self.target)):  # an expression is parsed by dataset()
+            raise TypeError(f"target must be an expression string or a callable, got {type(self.target).__name__}")
+        for name, minimum in (("n_train", 1), ("n_eval", 1), ("steps", 0), ("record_every", 1)):
+            _check_count(name, getattr(self, name), minimum)
+        if self.kernel_every is not None:
+            _check_count("kernel_every", self.kernel_every)
+        check_finite_number(self.lr, "lr", minimum=0, strict=True)
+        check_finite_number(self.output_scale, "output_scale", minimum=0, strict=True)
+        check_finite_number(self.noise, "noise", minimum=0)
+        check_seed(self.data_seed, "data_seed")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.device is not None:
+            check_device(self.device)
+
     @property
     def in_dim(self) -> int:
         if self.domain == "circle":
@@ -84,10 +109,29 @@ def _config(config, **overrides) -> ExperimentConfig:
 
 
 def _seeds(seeds) -> tuple:
-    seeds = tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, (bool, np.bool_)):
+        seeds = tuple(range(int(seeds)))
+    elif isinstance(seeds, (str, bytes, bool, np.bool_)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds must be a count or a list of integers ≥ 0, got {type(seeds).__name__} {seeds!r}"[:200])
+    else:
+        seeds = tuple(check_seed(s, "seeds") for s in seeds)
     if not seeds:
         raise ValueError("seeds must be a positive count or a non-empty list of integers")
     return seeds
+
+
+def _widths(widths) -> np.ndarray:
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise TypeError(f"widths must be a list of positive integers, got {type(widths).__name__}")
+    widths = list(widths)
+    bad = [w for w in widths if isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, np.integer)) or w < 1]
+    if not widths or bad:
+        raise ValueError(f"widths must be a non-empty list of positive integers, got {widths!r}"[:200])
+    return np.asarray(sorted({int(w) for w in widths}))
+
+
+def _device(config: ExperimentConfig):
+    return check_device(config.device) if config.device is not None else default_device()
 
 
 def _interactive() -> bool:
@@ -144,11 +188,11 @@ def _fit_slope(widths: np.ndarray, values: np.ndarray) -> Slope:
 def width_sweep(widths, seeds, *, progress: Optional[bool] = None, **config) -> WidthSweep:
     """Trains ``config`` (keyword fields of :class:`ExperimentConfig`, width excepted) at every width and
     seed and tabulates sup_t discrepancy, sup_t kernel drift (needs kernel_every) and sup_t parameter
-    distance.  ``progress``: tqdm bar (default: when interactive)."""
-    widths = np.asarray(sorted({int(w) for w in widths}))
-    if len(widths) == 0 or widths[0] < 1:
-        raise ValueError("widths must be a non-empty list of positive integers")
-    seeds, base = _seeds(seeds), _config(config)
+    distance.  ``progress``: tqdm bar (default: when interactive).  The widest run's memory is checked before
+    anything is allocated (``ntk_explorer.memory``; MemoryBudgetError says which setting to lower)."""
+    widths, seeds, base = _widths(widths), _seeds(seeds), _config(config)
+    check_training_memory(base.n_train, base.n_eval, width=int(widths[-1]), depth=base.depth, in_dim=base.in_dim,
+                          device=_device(base))  # the widest run, before anything is allocated
     data = base.dataset()
     values = {m: np.full((len(widths), len(seeds)), math.nan) for m in SWEEP_METRICS}
     runs = [(i, j) for i in range(len(widths)) for j in range(len(seeds))]
@@ -195,10 +239,13 @@ class EnsembleResult:
 def ensemble(config, seeds) -> EnsembleResult:
     """Trains one network per seed (MSE, full-batch GD, rate config.lr × lr_scale) as a single vectorised
     model: parameters stacked with torch.func.stack_module_state, outputs by vmap(functional_call), and
-    the per-network gradients from one backward pass of the summed (independent) losses."""
+    the per-network gradients from one backward pass of the summed (independent) losses.  The memory of all
+    networks together is checked before any is built (``ntk_explorer.memory.estimate_ensemble_bytes``)."""
     config, seeds = _config(config), _seeds(seeds)
     if config.loss != "mse" or config.output_scale != 1.0:
         raise ValueError("ensemble supports loss='mse' and output_scale=1 only")
+    check_ensemble_memory(len(seeds), config.n_train, config.n_eval, width=config.width, depth=config.depth,
+                          in_dim=config.in_dim, device=_device(config))
     data = config.dataset()
     models = [config.model(seed) for seed in seeds]
     params, buffers = stack_module_state(models)
@@ -245,12 +292,20 @@ def gp_prediction(x_train, y_train, x_eval, *, lr: float, t=math.inf, depth: int
         cov   = K(E,E) − B_t K(X,E) − K(E,X) B_tᵀ + B_t K(X,X) B_tᵀ                    (eqs. 28, 30)
     ``lr`` is the rate of GD on L = (1/N) Σ ½(f − y)², as in :func:`ntk_explorer.train`.
     """
-    x_train, x_eval = (torch.as_tensor(np.asarray(v, dtype=np.float64)) if not isinstance(v, torch.Tensor)
-                       else v.detach().to(torch.float64) for v in (x_train, x_eval))
-    y = torch.as_tensor(np.asarray(y_train.detach().cpu() if isinstance(y_train, torch.Tensor) else y_train,
-                                   dtype=np.float64), device=x_train.device).reshape(-1)
+    x_train = _as_float64(x_train, "x_train")
+    x_eval = _as_float64(x_eval, "x_eval")
+    if x_eval.shape[1] != x_train.shape[1]:
+        raise ValueError(f"x_eval has {x_eval.shape[1]} columns but x_train has {x_train.shape[1]}")
+    flow = check_bool(flow, "flow")
+    try:
+        y = torch.as_tensor(np.asarray(y_train.detach().cpu() if isinstance(y_train, torch.Tensor) else y_train,
+                                       dtype=np.float64), device=x_train.device).reshape(-1)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"y_train must be a tensor or an array of numbers: {error}"[:300]) from None
     if y.shape[0] != x_train.shape[0]:
         raise ValueError(f"y_train must have one value per training point ({x_train.shape[0]}), got {y.shape[0]}")
+    if not bool(torch.isfinite(y).all()):
+        raise ValueError("y_train contains NaN or inf values")
     x_all = torch.cat([x_train, x_eval.to(x_train.device)])
     kernels = analytic_kernels(x_all, x_all, depth=depth, activation=activation, sigma_w=sigma_w, sigma_b=sigma_b)
     n = x_train.shape[0]

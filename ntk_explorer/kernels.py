@@ -20,7 +20,7 @@ import math
 import torch
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from ._validation import as_inputs, full_precision_matmul, model_dtype_device
+from ._validation import as_inputs, check_bool, check_finite_number, full_precision_matmul, model_dtype_device
 from .memory import check_memory, estimate_ntk_bytes
 from .analytic import AnalyticKernels, analytic_kernels
 from .models import MLP, activation_derivative
@@ -44,6 +44,8 @@ def empirical_ntk(model, x1, x2=None, method="auto", pseudo=False, *, memory_bud
         raise ValueError(f"method={method!r} is unknown; choose one of {list(NTK_METHODS)}")
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    pseudo = check_bool(pseudo, "pseudo")
+    memory_budget = int(check_finite_number(memory_budget, "memory_budget", minimum=0, strict=True))
     dtype, device = model_dtype_device(model)
     is_mlp = isinstance(model, MLP) and type(model).forward is MLP.forward
     in_dim = model.in_dim if is_mlp else None

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntk_explorer.eigenlearning import _values, kernel_regression, random_train_sets
+from ntk_explorer._validation import check_finite_number, check_seed
+from ntk_explorer.eigenlearning import _check_domain, _values, kernel_regression, random_train_sets
 from ntk_explorer.spectral_domains import _Domain, as_kernel_matrix
 
 __all__ = ["ModeResiduals", "mode_residuals", "project_residuals", "NetworkLearnability", "network_learnability"]
@@ -58,6 +59,9 @@ def mode_residuals(k_train_train, f0_train, y_train, lr, steps) -> ModeResiduals
     y = torch.as_tensor(y_train, dtype=torch.float64, device=U.device).reshape(-1)
     if f0.numel() != N or y.numel() != N:
         raise ValueError(f"f0_train and y_train must have N = {N} entries (rows of k_train_train)")
+    for name, values in (("f0_train", f0), ("y_train", y)):
+        if not bool(torch.isfinite(values).all()):
+            raise ValueError(f"{name} contains NaN or inf values")
     if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0 or not math.isfinite(lr):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
@@ -82,6 +86,8 @@ def project_residuals(k_train_train, residuals) -> torch.Tensor:
     r = torch.as_tensor(residuals, dtype=torch.float64, device=U.device)
     if r.shape[-1] != U.shape[0]:
         raise ValueError(f"residuals must have N = {U.shape[0]} entries in their last dimension")
+    if not bool(torch.isfinite(r).all()):
+        raise ValueError("residuals contain NaN or inf values")
     return r @ U
 
 
@@ -212,9 +218,9 @@ def network_learnability(domain: _Domain, target, n, *, width, depth=1, activati
         raise ValueError(f"method must be 'gd' or 'linearized', got {method!r}")
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf):
         raise ValueError(f"lr must be None (automatic) or a finite number > 0, got {lr!r}")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1 or not tol >= 0:
-        raise ValueError(f"max_steps must be an int ≥ 1 and tol ≥ 0, got {max_steps!r} and {tol!r}")
-    M = domain.M
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be an int ≥ 1, got {max_steps!r}")
+    tol, seed, M = check_finite_number(tol, "tol", minimum=0), check_seed(seed), _check_domain(domain).M
     f = _values(target(domain.x) if callable(target) else target, M, torch.device("cpu")).reshape(M, -1)
     idx = random_train_sets(M, n, trials, seed)
     models = [MLP(domain.dim, width, depth, 1, activation, parameterization, sigma_w, sigma_b, seed + i,

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ._validation import check_device, check_float_dtype
 from .memory import check_memory, estimate_mlp_bytes
 
 __all__ = ["MLP", "MLPConfig", "ACTIVATIONS", "PARAMETERIZATIONS", "activation_fn", "activation_derivative"]
@@ -183,10 +184,8 @@ class MLP(torch.nn.Module):
                  sigma_b=0.0, seed=0, dtype=torch.float64, device=None):
         super().__init__()
         self.config = MLPConfig(in_dim, width, depth, out_dim, activation, parameterization, sigma_w, sigma_b, seed)
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise ValueError(f"dtype must be a floating torch dtype (torch.float64 or torch.float32), got {dtype}")
-        self.dtype = dtype
-        self.device = torch.device(device) if device is not None else default_device()
+        self.dtype = check_float_dtype(dtype)
+        self.device = check_device(device) if device is not None else default_device()
         check_memory(estimate_mlp_bytes(in_dim, width, depth, out_dim, torch.finfo(dtype).bits // 8),
                      f"MLP(in_dim={in_dim}, width={width}, depth={depth})", "lower width or depth", self.device)
         rows = self.config.multipliers()
