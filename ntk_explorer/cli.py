@@ -1,4 +1,5 @@
-"""The ``ntk-explorer`` command line: ``dashboard`` serves notebooks/dashboard.ipynb with Voilà on 127.0.0.1."""
+"""The ``ntk-explorer`` command line: ``dashboard`` serves notebooks/dashboard.ipynb with Voilà on 127.0.0.1;
+``sweep`` runs a width sweep headless (a class handout, a cluster job) and writes its table and log-log plot."""
 from __future__ import annotations
 
 import argparse
@@ -38,10 +39,81 @@ def _dashboard(args):
     env.setdefault("OMP_NUM_THREADS", str(args.torch_threads))  # many kernels share few cores
     cmd = voila_command(args.port, open_browser=not args.no_browser)
     print(f"Serving the ntk_explorer dashboard on http://127.0.0.1:{args.port}/ (Ctrl-C to stop)", flush=True)
+    if os.name == "posix":  # voila replaces this process: Ctrl-C and SIGTERM reach it, no orphaned server
+        os.execve(cmd[0], cmd, env)
     try:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
+
+
+def _sweep(args):
+    import csv
+
+    from .experiments import SWEEP_METRICS, width_sweep
+    sweep = width_sweep(args.widths, args.seeds, progress=not args.quiet, activation=args.activation,
+                        parameterization=args.parameterization, depth=args.depth, steps=args.steps, lr=args.lr,
+                        n_train=args.n_train, target=args.target, sigma_b=args.sigma_b)
+    print(sweep, flush=True)
+    if args.out:
+        rows = sweep.rows()
+        with open(args.out, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {args.out}")
+    if args.html:
+        from .plotting import width_scaling_figure  # plotly only when a plot is asked for
+        fig = width_scaling_figure(sweep.widths, sweep.mean, sweep.std,
+                                   {m: tuple(sweep.slopes[m]) for m in SWEEP_METRICS})
+        fig.update_layout(title_text=f"Width scaling: {args.activation}, {args.parameterization}, depth {args.depth}, "
+                                     f"{len(sweep.seeds)} seeds, {args.steps} steps, lr {args.lr:g}")
+        fig.write_html(args.html, include_plotlyjs=True, full_html=True)  # self-contained: opens offline
+        print(f"wrote {args.html}")
+    return 0
+
+
+def _widths(text):
+    try:
+        widths = [int(w) for w in text.split(",") if w.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 64,256,1024, got {text!r}")
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"widths must be positive integers, got {text!r}")
+    return widths
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    return parse
+
+
+def _add_sweep_parser(sub):
+    from .models import ACTIVATIONS, PARAMETERIZATIONS
+    sweep = sub.add_parser("sweep", help="run a width sweep headless; write a CSV table and an HTML log-log plot",
+                           description="Trains an MLP at every width and seed and tabulates sup_t of the three "
+                                       "Theorem 2.1 quantities (seed 000) with fitted log-log slopes.")
+    sweep.add_argument("--widths", type=_widths, required=True, help="comma-separated widths, e.g. 64,256,1024")
+    sweep.add_argument("--seeds", type=_positive(int), default=5, help="seeds per width (default 5)")
+    sweep.add_argument("--activation", choices=sorted(ACTIVATIONS), default="erf", help="default erf")
+    sweep.add_argument("--parameterization", choices=PARAMETERIZATIONS, default="ntk", help="default ntk")
+    sweep.add_argument("--depth", type=_positive(int), default=2, help="hidden layers (default 2)")
+    sweep.add_argument("--steps", type=_positive(int), default=1000, help="GD steps (default 1000)")
+    sweep.add_argument("--lr", type=_positive(float), default=1.0, help="base learning rate (× lr_scale; default 1)")
+    sweep.add_argument("--n-train", type=_positive(int), default=32, help="training points on the circle (32)")
+    sweep.add_argument("--target", default="sin(3*t)", help="target expression of the angle t (sin(3*t))")
+    sweep.add_argument("--sigma-b", type=float, default=0.1, help="bias scale σ_b (default 0.1)")
+    sweep.add_argument("--out", help="write the table as CSV to this path")
+    sweep.add_argument("--html", help="write the log-log plot as a self-contained HTML page to this path")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=_sweep)
 
 
 def _port(text):
@@ -63,6 +135,7 @@ def build_parser():
     dash.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     dash.add_argument("--torch-threads", type=int, default=1, help="torch/OpenMP threads per kernel (default 1)")
     dash.set_defaults(func=_dashboard)
+    _add_sweep_parser(sub)
     return parser
 
 

@@ -71,3 +71,29 @@ def test_dashboard_serves_the_notebook(dashboard_server):
         assert response.status == 200
         page = response.read().decode()
     assert "ntk_explorer dashboard" in page
+
+
+def test_sweep_writes_the_table_and_the_plot(tmp_path):
+    import csv
+
+    from ntk_explorer.experiments import width_sweep
+    out, page = tmp_path / "sweep.csv", tmp_path / "sweep.html"
+    result = run_cli("sweep", "--widths", "16,32", "--seeds", "2", "--steps", "20", "--depth", "1", "--quiet",
+                     "--out", str(out), "--html", str(page))
+    assert result.returncode == 0, result.stderr
+    assert "slope" in result.stdout
+    rows = list(csv.DictReader(out.open()))
+    expected = width_sweep([16, 32], 2, progress=False, activation="erf", parameterization="ntk", depth=1, steps=20,
+                           lr=1.0, n_train=32, target="sin(3*t)", sigma_b=0.1)
+    assert [int(r["width"]) for r in rows] == [16, 32]
+    for metric in ("discrepancy", "kernel_drift", "param_distance"):
+        assert [float(r[f"{metric}_mean"]) for r in rows] == pytest.approx(expected.mean[metric], rel=1e-12)
+    html = page.read_text()
+    assert "Width scaling" in html and f"slope {expected.slopes['discrepancy'].slope:.2f}" in html
+
+
+def test_sweep_rejects_bad_arguments():
+    out = run_cli("sweep", "--widths", "16,x")
+    assert out.returncode == 2 and "comma-separated integers" in out.stderr
+    out = run_cli("sweep", "--widths", "16", "--seeds", "0")
+    assert out.returncode == 2 and "must be > 0" in out.stderr

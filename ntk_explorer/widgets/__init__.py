@@ -1,0 +1,16 @@
+"""Interactive panels and the dashboard (ipywidgets + plotly FigureWidget); imported only on demand, never by
+``import ntk_explorer``.
+
+Each panel exposes ``controls`` (query-string name → widget), ``figures`` (name → FigureWidget), ``status`` (the
+status line), ``run()`` and ``wait(timeout)``; ``Dashboard()`` shows them as tabs.  Training runs in a worker
+thread, so the notebook kernel is never blocked; see ``_runner`` for the rules on frames and cancellation.
+"""
+from .dashboard import PANELS, Dashboard
+from .infinite import InfiniteWidthPanel
+from .lazy import LazyTrainingPanel
+from .learnability import LearnabilityPanel
+from .spectral import SpectralBiasPanel
+from .width import WidthScalingPanel
+
+__all__ = ["Dashboard", "PANELS", "LazyTrainingPanel", "WidthScalingPanel", "InfiniteWidthPanel",
+           "LearnabilityPanel", "SpectralBiasPanel"]
