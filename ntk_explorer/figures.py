@@ -1,0 +1,362 @@
+"""Static (non-interactive) figures for the lesson notebooks: plotly only, no widgets, no state.
+
+Each builder takes results of the public API (a :class:`~ntk_explorer.Trajectory`, a ``WidthSweep``, a
+``GPPrediction``, an ``EigenSystem``, …) and returns a ``plotly.graph_objects.Figure``; the few that need numbers no
+other module computes (the two-layer linearization gap of seed 004, the empirical-to-analytic NTK error) compute
+them with the public API and expose them as plain functions too, so exercises can print the numbers.  Styling
+(Okabe–Ito colours, layout) comes from :mod:`ntk_explorer.plotting`.  Like ``plotting`` this module imports plotly
+and is therefore never imported by ``import ntk_explorer``; it never imports ipywidgets.
+
+Conventions as everywhere in ntk_explorer: L = (1/N) Σ_i ½(f(x_i) − y_i)², θ ← θ − lr·∇L.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+from torch.func import functional_call
+
+from . import plotting as P
+from .analytic import analytic_kernels
+from .closed_form import critical_learning_rates, gd_mse_predictor
+from .data import circle_points
+from .kernels import empirical_ntk
+from .linearize import linearize
+from .models import MLP, activation_derivative
+from .spectra import learnability, mode_residuals, project_residuals, solve_kappa
+
+__all__ = ["SMOOTHNESS", "trajectory_figure", "two_layer_gaps", "linearization_bound_figure", "width_sweep_figure",
+           "sweep_comparison_figure", "ntk_errors", "ntk_convergence_figure", "gp_ensemble_figure",
+           "learnability_figure", "mode_decay_figure", "gd_vs_flow_figure", "runs_figure"]
+
+#: β = sup_z |σ''(z)| of the smooth activations (seed 004 "Linearization quality"): erf'' = −(4z/√π)e^{−z²} peaks at
+#: z = 1/√2; tanh'' = −2 tanh sech² peaks at 4/(3√3); gelu'' = φ(z)(2 − z²) peaks at z = 0; softplus'' = s(1 − s) ≤ ¼.
+SMOOTHNESS = {"erf": 4.0 / math.sqrt(2.0 * math.pi * math.e), "tanh": 4.0 / (3.0 * math.sqrt(3.0)),
+              "gelu": 2.0 / math.sqrt(2.0 * math.pi), "softplus": 0.25, "identity": 0.0}
+
+_C = P.COLORS
+_SEQUENCE = [P.OKABE_ITO[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky_blue", "black")]
+_DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
+_ANGLE_TICKS = dict(tickvals=[0, math.pi / 2, math.pi, 3 * math.pi / 2, 2 * math.pi],
+                    ticktext=["0", "π/2", "π", "3π/2", "2π"])
+
+
+def _np(value) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
+def _layout(fig, title, height):
+    """Title on top, a horizontal legend below the x-axis titles."""
+    fig.update_layout(title=dict(text=title, x=0.01, font=dict(size=14)), height=height, template="simple_white",
+                      margin=dict(l=60, r=12, t=90, b=150), font=dict(size=12),
+                      legend=dict(orientation="h", yanchor="top", y=-0.25, x=0, font=dict(size=11)))
+    fig.update_xaxes(showgrid=True)
+    fig.update_yaxes(showgrid=True)
+    return fig
+
+
+def _two_panels(title, left, right, height=460):
+    return _layout(make_subplots(rows=1, cols=2, subplot_titles=(left, right), horizontal_spacing=0.1), title, height)
+
+
+def _positive(x, y):
+    """The points with finite y > 0 (for log axes: a recorded 0, e.g. the drift at step 0, is not drawn)."""
+    x, y = _np(x), _np(y)
+    keep = np.isfinite(y) & (y > 0)
+    return x[keep], y[keep]
+
+
+def _line(x, y, name, color, dash="solid", width=2.0, mode="lines", **extra):
+    return go.Scatter(x=_np(x), y=_np(y), name=name, mode=mode, line=dict(color=color, dash=dash, width=width),
+                      **extra)
+
+
+def _slope(x, y) -> float:
+    """Least-squares slope of log y on log x (finite, positive y only)."""
+    x, y = _np(x).reshape(-1), _np(y).reshape(-1)
+    keep = np.isfinite(y) & (y > 0)
+    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0]) if keep.sum() >= 2 else math.nan
+
+
+# ------------------------------------------------------------------------------------------ lesson 01
+def trajectory_figure(trajectory, data, index: int = -1) -> go.Figure:
+    """Left: target, f_0, f_t and f^lin_t on the circle at recorded snapshot ``index`` (default: the last) with the
+    training points; right: the three Theorem 2.1 quantities (seed 000 eqs. 2–4) against the step.
+    ``trajectory`` from ``train(..., x_eval=data.x_eval)``; ``data`` a circle ``Dataset``."""
+    if trajectory.f_eval is None or data.t_eval is None:
+        raise ValueError("trajectory_figure needs a trajectory trained with x_eval = data.x_eval on the circle")
+    t, step = _np(data.t_eval), int(trajectory.step[index])
+    fig = _two_panels(f"Network and linearization after {step} GD steps", "outputs on the unit circle",
+                      "distance from the linear regime")
+    fig.add_trace(_line(t, data.y_eval, "target", _C["target"], dash="dot", width=1.5), 1, 1)
+    fig.add_trace(_line(t, trajectory.f_eval[0], "f_0 (init)", _C["f0"], width=1.2), 1, 1)
+    fig.add_trace(_line(t, trajectory.f_eval[index], f"f_t (network), t = {step}", _C["f"], width=2.5), 1, 1)
+    fig.add_trace(_line(t, trajectory.flin_eval[index], f"f^lin_t (linearized), t = {step}", _C["flin"],
+                        dash="dash", width=2.5), 1, 1)
+    fig.add_trace(go.Scatter(x=_np(data.t_train), y=_np(data.y_train), mode="markers", name="training points",
+                             marker=dict(color=_C["train"], size=8)), 1, 1)
+    steps = trajectory.step
+    fig.add_trace(_line(*_positive(steps, trajectory.discrepancy), "RMS(f_t − f^lin_t)", _C["discrepancy"]), 1, 2)
+    fig.add_trace(_line(*_positive(steps, trajectory.kernel_drift), "‖Θ_t − Θ_0‖_F/‖Θ_0‖_F", _C["kernel_drift"],
+                        dash="dash", mode="lines+markers"), 1, 2)
+    fig.add_trace(_line(*_positive(steps, trajectory.param_distance), "‖θ_t − θ_0‖/‖θ_0‖", _C["param_distance"],
+                        dash="dot"), 1, 2)
+    fig.update_xaxes(title_text="angle t", range=[0, 2 * math.pi], row=1, col=1, **_ANGLE_TICKS)
+    fig.update_xaxes(title_text="GD step", row=1, col=2)
+    fig.update_yaxes(type="log", row=1, col=2)
+    return fig
+
+
+def _two_layer_model(width, activation, seed):
+    """seed 004's f(x; w) = (1/√m) Σ_j a_j σ(w_j·x): our depth-1 MLP on R² (σ_b = 0, so biases are inert) with the
+    readout weights replaced by their signs a_j = ±1; the hidden weights are w_j = W_j/√2 (the 1/√fan_in
+    multiplier)."""
+    model = MLP(2, width, 1, activation=activation, sigma_w=1.0, sigma_b=0.0, seed=seed)
+    with torch.no_grad():
+        model.weights[1].copy_(torch.sign(model.weights[1]))
+    return model
+
+
+def two_layer_gaps(widths, *, radius: float = 1.0, activation: str = "erf", n_points: int = 64, seed: int = 0):
+    """The linearization gap max_x |f(x; w) − f^lin(x; w)| over n_points unit vectors of the circle for the
+    two-layer network of seed 004 ("Linearization quality"), at ‖w − w_0‖_F = radius, against the bound
+    β/(2√m)·‖w − w_0‖² (β = sup|σ''|, :data:`SMOOTHNESS`).  Two directions w − w_0: "random" (Gaussian) and
+    "aligned" (Δw_j = c·x_* on the neurons with a_j σ''(w_0j·x_*) > 0, 0 on the others, at the input x_* of
+    angle 0: every second-order term a_j σ''(w_0j·x_*)(Δw_j·x_*)²/2 is ≥ 0, so they add up instead of cancelling).
+    Returns a dict of (W,) arrays: widths, random, aligned, bound."""
+    if activation not in SMOOTHNESS:
+        raise ValueError(f"activation={activation!r} has no bounded second derivative (β = ∞); choose one of "
+                         f"{sorted(SMOOTHNESS)}")
+    x = torch.as_tensor(circle_points(n_points)[0])
+    widths = np.asarray(sorted({int(w) for w in widths}))
+    out = {"widths": widths, "random": [], "aligned": [], "bound": []}
+    for m in widths:
+        model = _two_layer_model(int(m), activation, seed)
+        f_lin, W0, a = linearize(model), model.weights[0].detach(), model.weights[1].detach()[0]
+        x = x.to(W0.device)
+        gen = torch.Generator().manual_seed(seed + 1)
+        random_dir = torch.randn(W0.shape, generator=gen, dtype=W0.dtype).to(W0.device)
+        z = W0 @ x[0] / math.sqrt(2.0)  # pre-activations w_0j·x_* at x_* = x[0]
+        h = z.clone().requires_grad_(True)
+        slope = activation_derivative(activation)(h)  # σ'(h); σ'' by autograd (0 for a linear σ)
+        second = torch.autograd.grad(slope.sum(), h)[0] if slope.requires_grad else torch.zeros_like(h)
+        aligned_dir = (a * second > 0).to(W0.dtype)[:, None] * x[0][None, :]
+        for name, direction in (("random", random_dir), ("aligned", aligned_dir)):
+            norm = torch.linalg.norm(direction)  # 0 for "aligned" when σ'' ≡ 0: no term to align, the gap is 0
+            delta = direction * (radius * math.sqrt(2.0) / norm) if norm > 0 else direction  # ‖Δw‖_F = radius
+            params = {**dict(model.named_parameters()), "weights.0": W0 + delta}
+            with torch.no_grad():
+                gap = functional_call(model, params, (x,)) - f_lin(x, {"weights.0": W0 + delta})
+            out[name].append(float(gap.abs().max()))
+        out["bound"].append(SMOOTHNESS[activation] * radius ** 2 / (2.0 * math.sqrt(m)))
+    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+
+def linearization_bound_figure(widths=(16, 64, 256, 1024, 4096, 16384), *, radius: float = 1.0,
+                               activation: str = "erf", seed: int = 0) -> go.Figure:
+    """Log-log plot of :func:`two_layer_gaps`: the bound β‖w − w_0‖²/(2√m) of seed 004 and the measured gaps."""
+    g = two_layer_gaps(widths, radius=radius, activation=activation, seed=seed)
+    fig = P.base_figure(f"Two-layer {activation} network at ‖w − w_0‖ = {radius:g}: |f − f^lin| against the bound",
+                        "width m", "max_x |f(x; w) − f^lin(x; w)|", log_x=True, log_y=True, height=400)
+    fig.add_trace(_line(g["widths"], g["bound"], "bound β‖w − w_0‖²/(2√m) (seed 004)", _C["theory"], width=2.5))
+    for name, color, symbol in (("aligned", _C["flin"], "diamond"), ("random", _C["f"], "circle")):
+        fig.add_trace(go.Scatter(x=g["widths"], y=g[name], mode="lines+markers", line=dict(color=color, dash="dash"),
+                                 marker=dict(symbol=symbol, size=9),
+                                 name=f"{name} direction (slope {_slope(g['widths'], g[name]):.2f})"))
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ lesson 02
+def width_sweep_figure(sweep, title: str | None = None) -> go.Figure:
+    """A ``WidthSweep`` on log-log axes: the three sup_t quantities with std over seeds, fitted slopes in the
+    legend, reference slopes −1/2 (Theorem 2.1's bound) and −1."""
+    fig = P.width_scaling_figure(sweep.widths, sweep.mean, sweep.std,
+                                 {m: (s.slope, s.stderr) for m, s in sweep.slopes.items()})
+    if title:
+        fig.update_layout(title_text=title)
+    return fig
+
+
+def sweep_comparison_figure(sweeps: dict, metric: str = "kernel_drift") -> go.Figure:
+    """One metric of several ``WidthSweep`` results (label → sweep) against width, log-log, with fitted slopes."""
+    labels = {"discrepancy": "sup_t RMS(f_t − f^lin_t)", "kernel_drift": "sup_t ‖Θ_t − Θ_0‖_F/‖Θ_0‖_F",
+              "param_distance": "sup_t ‖θ_t − θ_0‖/‖θ_0‖"}
+    if metric not in labels:
+        raise ValueError(f"metric must be one of {sorted(labels)}, got {metric!r}")
+    fig = P.base_figure(f"{labels[metric]} against width", "width n", labels[metric], log_x=True, log_y=True,
+                        height=380)
+    for i, (label, sweep) in enumerate(sweeps.items()):
+        slope = sweep.slopes[metric]
+        fig.add_trace(go.Scatter(x=_np(sweep.widths), y=sweep.mean[metric], mode="lines+markers",
+                                 name=f"{label} (slope {slope.slope:.2f} ± {slope.stderr:.2f})",
+                                 line=dict(color=_SEQUENCE[i % 7], dash=_DASHES[i % 6]),
+                                 error_y=dict(type="data", array=np.nan_to_num(sweep.std[metric]), visible=True)))
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ lesson 03
+def ntk_errors(widths, seeds=3, *, depth: int = 1, activation: str = "erf", sigma_b: float = 0.1,
+               n_points: int = 64) -> dict:
+    """Relative error ‖Θ̂_0 − Θ‖_F/‖Θ‖_F of the empirical NTK at initialisation (NTK parameterization) against the
+    analytic one (seed 003 Theorem 1) on n_points of the circle, per width and seed.  Returns widths (W,),
+    errors (W, S), x (the points), the analytic ``ntk`` and the empirical kernels of seed 0 (``empirical``,
+    a list over widths)."""
+    x = torch.as_tensor(circle_points(n_points)[0])
+    theta = analytic_kernels(x, depth=depth, activation=activation, sigma_b=sigma_b).ntk
+    widths, seeds = np.asarray(sorted({int(w) for w in widths})), range(seeds) if isinstance(seeds, int) else seeds
+    errors, first = np.zeros((len(widths), len(seeds))), []
+    for i, width in enumerate(widths):
+        for j, seed in enumerate(seeds):
+            model = MLP(2, int(width), depth, activation=activation, sigma_b=sigma_b, seed=seed)
+            k = empirical_ntk(model, x.to(model.device)).detach().cpu()
+            errors[i, j] = float(torch.linalg.matrix_norm(k - theta) / torch.linalg.matrix_norm(theta))
+            if j == 0:
+                first.append(k)
+    return {"widths": widths, "errors": errors, "x": x, "ntk": theta, "empirical": first}
+
+
+def ntk_convergence_figure(widths=(16, 64, 256, 1024, 4096), seeds=3, *, depth: int = 1, activation: str = "erf",
+                           sigma_b: float = 0.1) -> go.Figure:
+    """Left: the slice Θ(x_0, ·) of the analytic NTK and of the empirical NTK at the smallest and largest width;
+    right: :func:`ntk_errors` against width (mean ± std over seeds) with its fitted slope and a −1/2 reference."""
+    e = ntk_errors(widths, seeds, depth=depth, activation=activation, sigma_b=sigma_b)
+    angle = np.arange(len(e["x"])) * 2 * math.pi / len(e["x"])
+    fig = _two_panels(f"Empirical NTK → analytic NTK ({activation}, {depth} hidden layer(s))",
+                      "slice Θ(x_0, x), x_0 at angle 0", "relative error ‖Θ̂_0 − Θ‖_F/‖Θ‖_F")
+    fig.add_trace(_line(angle, e["ntk"][0], "analytic Θ (width → ∞)", _C["analytic"], width=3), 1, 1)
+    for k, dash in ((0, "dot"), (-1, "dash")):
+        fig.add_trace(_line(angle, e["empirical"][k][0], f"empirical Θ̂_0, width {e['widths'][k]}", _C["empirical"],
+                            dash=dash), 1, 1)
+    mean, std = e["errors"].mean(1), e["errors"].std(1)
+    slope = _slope(np.repeat(e["widths"], e["errors"].shape[1]), e["errors"])
+    fig.add_trace(go.Scatter(x=e["widths"], y=mean, mode="lines+markers", line=dict(color=_C["empirical"]),
+                             error_y=dict(type="data", array=std, visible=True), name=f"measured (slope {slope:.2f})"),
+                  1, 2)
+    fig.add_trace(_line(e["widths"], P.reference_line(e["widths"], -0.5, e["widths"][0], mean[0]), "slope −1/2",
+                        P.OKABE_ITO["grey"], dash="dash", width=1.5), 1, 2)
+    fig.update_xaxes(title_text="angle t of x", row=1, col=1, **_ANGLE_TICKS)
+    fig.update_xaxes(title_text="width n", type="log", row=1, col=2)
+    fig.update_yaxes(type="log", row=1, col=2)
+    return fig
+
+
+def gp_ensemble_figure(gp, result, data) -> go.Figure:
+    """The NTK-GP of seed 001 Corollary 1 (``gp_prediction``: mean ± 2σ) against the mean ± 2σ of an ensemble of
+    trained networks (``ensemble``, last recorded step), on the circle ``data``."""
+    t = _np(data.t_eval)
+    mean, sd = _np(gp.mean), np.sqrt(np.clip(_np(gp.variance), 0.0, None))
+    e_mean, e_sd = result.mean[-1], result.std[-1]
+    ratio = float(np.median(e_sd ** 2 / np.maximum(sd ** 2, 1e-300)))
+    fig = P.base_figure(f"NTK-GP (width → ∞) vs {result.f_eval.shape[1]} trained networks after "
+                        f"{int(result.step[-1])} steps; median variance ratio ensemble/GP = {ratio:.2f}",
+                        "angle t on the unit circle", "output", height=400)
+    fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([mean + 2 * sd, (mean - 2 * sd)[::-1]]),
+                             fill="toself", fillcolor="rgba(230,159,0,0.25)", line=dict(width=0), hoverinfo="skip",
+                             name="GP mean ± 2σ (seed 001 eqs. 27–28)"))
+    fig.add_trace(_line(t, mean, "GP mean", _C["closed"], width=3))
+    fig.add_trace(_line(t, e_mean, "ensemble mean", _C["empirical"], dash="dash", width=2.5))
+    band = np.concatenate([e_mean + 2 * e_sd, [np.nan], e_mean - 2 * e_sd])  # two curves, one legend entry
+    fig.add_trace(_line(np.concatenate([t, [np.nan], t]), band, "ensemble mean ± 2σ", _C["empirical"], dash="dot",
+                        width=1.2))
+    fig.add_trace(go.Scatter(x=_np(data.t_train), y=_np(data.y_train), mode="markers", name="training points",
+                             marker=dict(color=_C["train"], size=8)))
+    fig.update_xaxes(range=[0, 2 * math.pi], **_ANGLE_TICKS)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ lesson 04
+def learnability_figure(eigsys, n: int, measured: dict | None = None, ridge: float = 0.0) -> go.Figure:
+    """Left: eigenlearning theory L(λ) = λ/(λ + κ) (κ from ``solve_kappa``) with the levels of ``eigsys`` and
+    measured learnabilities (``measured``: label → (eigenvalues, mean, stderr), plotted ± 2 stderr);
+    right: m_k·L_k per level, which sum to n (seed 000 Theorem 2.2, eq. 11)."""
+    lam, m = _np(eigsys.level_eigenvalues), _np(eigsys.multiplicities)
+    lam = np.where(lam > 1e-14 * lam.max(), lam, 0.0)
+    live = lam > 0
+    kappa = solve_kappa(lam[live], n, m[live], ridge)
+    L = np.zeros_like(lam)
+    L[live] = learnability(lam[live], n, m[live], ridge)
+    grid = np.logspace(np.log10(lam[live].min()) - 0.5, np.log10(lam.max()) + 0.5, 200)
+    fig = _two_panels(f"Eigenmode learnability, n = {n}, κ = {kappa:.3g}", "L(λ) = λ/(λ + κ)",
+                      f"conservation: Σ_k m_k L_k = {float((m * L).sum()):.6g}")
+    fig.add_trace(_line(grid, grid / (grid + kappa), "theory λ/(λ + κ)", _C["theory"]), 1, 1)
+    fig.add_trace(go.Scatter(x=lam[live], y=L[live], mode="markers", name="levels (theory)",
+                             text=[f"{eigsys.domain.family_name} {int(k)} (×{int(mk)})"
+                                   for k, mk in zip(_np(eigsys.levels)[live], m[live])],
+                             marker=dict(symbol="circle-open", size=10, color=P.OKABE_ITO["grey"])), 1, 1)
+    colors = [_C["kernel"], _C["network"], P.OKABE_ITO["blue"], P.OKABE_ITO["green"]]
+    for i, (label, (x, mean, se)) in enumerate((measured or {}).items()):
+        offset = 1.07 ** (i - (len(measured) - 1) / 2)  # side by side, so the error bars do not hide each other
+        fig.add_trace(go.Scatter(x=_np(x) * offset, y=_np(mean), mode="markers", name=label,
+                                 error_y=dict(type="data", array=2 * _np(se), visible=True),
+                                 marker=dict(size=9, color=colors[i % 4],
+                                             symbol=["diamond", "square", "x", "triangle-up"][i % 4])), 1, 1)
+    fig.add_trace(go.Bar(x=_np(eigsys.levels), y=m * L, name="m_k L_k", marker_color=P.OKABE_ITO["sky_blue"]), 1, 2)
+    fig.update_xaxes(title_text="eigenvalue λ of K/M", type="log", row=1, col=1)
+    fig.update_yaxes(title_text="learnability", range=[-0.05, 1.1], row=1, col=1)
+    fig.update_xaxes(title_text=f"level ({eigsys.domain.family_name})", row=1, col=2)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ lesson 05
+def mode_decay_figure(k_train, trajectory, y_train, lr: float, ranks=None) -> go.Figure:
+    """|u_iᵀ(f_t(X) − Y)| along eigenvectors u_i of Θ_0(X, X) (descending λ_i) for the trained network (solid,
+    from ``trajectory.f_train``) and the linearized theory (1 − lr λ_i/N)^t |u_iᵀ r_0| (dotted, ``mode_residuals``).
+    ranks: mode indices (0 = largest λ); default five spread over the spectrum."""
+    y = _np(y_train)
+    n = len(y)
+    ranks = np.unique(np.round(np.geomspace(1, n, 5)).astype(int) - 1) if ranks is None else np.asarray(ranks)
+    theory = mode_residuals(k_train, trajectory.f_train[0], y, float(lr), [int(s) for s in trajectory.step])
+    measured = np.abs(_np(project_residuals(k_train, trajectory.f_train - y)))
+    predicted = np.abs(_np(theory.projections))
+    predicted[predicted < 1e-8 * measured[0].max()] = np.nan  # the theory reaches 1e-90: cut it below the plot
+    lam = _np(theory.eigenvalues)
+    fig = _layout(go.Figure(), f"Residual per NTK eigenmode: network (solid) and (1 − ηλ_i/N)^t theory (dotted), "
+                  f"η = {lr:.3g}, η_div = 2N/λ_max = {2 * n / lam[0]:.3g}", 480)
+    for k, i in enumerate(ranks):
+        color = _SEQUENCE[k % 7]
+        fig.add_trace(_line(*_positive(trajectory.step, measured[:, i]), f"mode {i + 1}: λ = {lam[i]:.2g}", color,
+                            width=2.2, legendgroup=str(i)))
+        fig.add_trace(_line(*_positive(trajectory.step, predicted[:, i]), f"mode {i + 1} theory", color, dash="dot",
+                            width=1.5, legendgroup=str(i), showlegend=False))
+    fig.update_xaxes(title_text="GD step")
+    fig.update_yaxes(title_text="|u_iᵀ (f_t(X) − Y)|", type="log")
+    return fig
+
+
+def gd_vs_flow_figure(k_train, f0_train, y_train, ratios=(0.1, 0.5, 0.95, 1.02), steps: int = 100) -> go.Figure:
+    """Training loss L = (1/N) Σ ½ r² of the linearized model under discrete GD, r_t = (I − ηΘ/N)^t r_0 (solid), and
+    gradient flow for the same time ηt, r = e^{−ηtΘ/N} r_0 (dotted), at η = ratio × 2N/λ_max (``gd_mse_predictor``)."""
+    y, f0 = _np(y_train), _np(f0_train)
+    diverge = critical_learning_rates(k_train).diverge
+    fig = _layout(go.Figure(), "Linearized model: discrete gradient descent (solid) vs gradient flow (dotted)", 440)
+    fig.update_xaxes(title_text="GD step t")
+    fig.update_yaxes(title_text="training loss", type="log")
+    for k, ratio in enumerate(ratios):
+        lr, color = ratio * diverge, _SEQUENCE[k % 7]
+        for flow, dash in ((False, "solid"), (True, "dot")):
+            predict = gd_mse_predictor(k_train, y, lr, flow=flow)
+            loss = [0.5 * float(np.mean((predict(t, f0)[0] - y) ** 2)) for t in range(steps + 1)]
+            fig.add_trace(_line(np.arange(steps + 1), loss, f"η = {ratio:g} η_div" + (" (flow)" if flow else ""),
+                                color, dash=dash, legendgroup=str(k), showlegend=not flow))
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ lesson 06
+def runs_figure(runs: dict, metrics=("discrepancy", "kernel_drift"), title: str = "") -> go.Figure:
+    """The given metrics of several trajectories (label → ``Trajectory``) against the step, one panel per metric
+    (log y): e.g. an output-scale sweep, MSE vs cross-entropy, or NTK vs μP parameterization."""
+    labels = {"discrepancy": "RMS(f_t − f^lin_t)", "kernel_drift": "‖Θ_t − Θ_0‖_F/‖Θ_0‖_F",
+              "param_distance": "‖θ_t − θ_0‖/‖θ_0‖", "loss": "training loss of f_t", "loss_lin": "loss of f^lin_t"}
+    fig = _layout(make_subplots(rows=1, cols=len(metrics), subplot_titles=[labels[m] for m in metrics]), title, 440)
+    for i, (label, trajectory) in enumerate(runs.items()):
+        for j, metric in enumerate(metrics):
+            fig.add_trace(_line(*_positive(trajectory.step, getattr(trajectory, metric)), label, _SEQUENCE[i % 7],
+                                dash=_DASHES[i % 6], legendgroup=label, showlegend=j == 0), 1, j + 1)
+    fig.update_xaxes(title_text="GD step")
+    fig.update_yaxes(type="log")
+    return fig
