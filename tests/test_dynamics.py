@@ -19,13 +19,6 @@ from ntk_explorer.kernels import empirical_ntk
 from ntk_explorer.models import MLP
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _random_kernel(n, m, out=1, seed=0):
     """A PSD kernel over n + m points from random features; returns (K_all (n+m)O x nO, K_tt, K_et)."""

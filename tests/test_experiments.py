@@ -11,13 +11,6 @@ from ntk_explorer.dynamics import train
 from ntk_explorer.experiments import (ExperimentConfig, _fit_slope, ensemble, gp_prediction, width_sweep)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 SMALL = dict(depth=1, n_train=8, n_eval=32, steps=100, record_every=10, kernel_every=10, lr=1.0, device="cpu",
              progress=False)

@@ -8,13 +8,6 @@ from ntk_explorer.linearize import linearize
 from ntk_explorer.models import MLP
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def setup():

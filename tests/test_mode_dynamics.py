@@ -5,7 +5,6 @@ NTK), direct kernel regression with the empirical NTK, and the 1/sqrt(width) app
 its linearisation (seed 000 Theorem 2.1, eq. 2).
 """
 
-import math
 
 import numpy as np
 import pytest

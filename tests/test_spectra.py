@@ -5,7 +5,6 @@ kernel regression, hand-written formulas and finite differences (seed 000 eqs. 5
 """
 
 import math
-import warnings
 
 import numpy as np
 import pytest

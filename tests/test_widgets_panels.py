@@ -2,7 +2,6 @@
 core API returns for the same configuration."""
 import numpy as np
 import pytest
-import torch
 
 from ntk_explorer.analytic import analytic_kernels
 from ntk_explorer.dynamics import train
@@ -18,13 +17,6 @@ from ntk_explorer.widgets.spectral import mode_ranks
 from ntk_explorer.widgets.state import parse_query_string
 from ntk_explorer.widgets.width import sweep_config
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 def configure(panel, **values):
