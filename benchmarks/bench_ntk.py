@@ -53,14 +53,17 @@ def floor(model, x):
 def run(quick=False, device="cpu", repeats=5):
     budget = available_memory_bytes(device) // 2
     widths, ns, depths = ([256, 1024], [64], [2]) if quick else ([256, 1024, 4096], [64, 256], [2, 3])
+    header = ["dtype", "depth", "width", "N", "P", "floor ms", "structured ms", "jacobian ms", "ntk_vp ms",
+              "structured/floor", "jacobian/structured", "ntk_vp/structured"]
     rows = []
     for dtype in (torch.float32, torch.float64):
         for depth in depths:
             for width in widths:
                 for n in ns:
                     rows.append(_one(dtype, depth, width, n, device, budget, repeats))
-    print_table(["dtype", "depth", "width", "N", "P", "floor ms", "structured ms", "jacobian ms", "ntk_vp ms",
-                 "structured/floor", "jacobian/structured", "ntk_vp/structured"], rows)
+                    print(" | ".join(map(str, rows[-1])), flush=True)  # progress: one line per configuration
+    print()
+    print_table(header, rows)
     return rows
 
 
