@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,8 +16,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = REPO_ROOT / "notebooks" / "dashboard.ipynb"
 
 
+IOPUB_TIMEOUT = 120
+
+
 def voila_command(port, *, open_browser=False, notebook=DASHBOARD, cull_idle_timeout=900):
-    """The Voilà invocation: loopback only, a fixed port (no silent fallback), idle kernels culled."""
+    """The Voilà invocation: loopback only, a fixed port (no silent fallback), idle kernels culled.
+
+    Culling: a kernel whose page was closed (Voilà's shutdown request can fail, leaving it behind) and that has
+    been idle for ``cull_idle_timeout`` seconds is shut down, checked every min(60, timeout/3) s; a kernel with
+    an open page is kept however long the student reads (cull_connected=False), a busy one too (cull_busy).
+    IOPUB_TIMEOUT: how long Voilà waits for a cell's output after the kernel replied; at its default (4 s) a
+    class loading the page at once on a small server got a page without the dashboard (the output was dropped
+    with "Timeout waiting for IOPub output"); waiting longer costs nothing when the output arrives sooner."""
     voila = shutil.which("voila", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
     if voila is None:
         raise SystemExit("voila is not installed in this environment: run `make dashboard` (it installs it)")
@@ -26,18 +37,38 @@ def voila_command(port, *, open_browser=False, notebook=DASHBOARD, cull_idle_tim
         "--Voila.ip=127.0.0.1",
         "--Voila.port_retries=0",
         "--show_tracebacks=False",
-        "--MappingKernelManager.cull_interval=60",
+        f"--MappingKernelManager.cull_interval={max(1, min(60, int(cull_idle_timeout) // 3))}",
         f"--MappingKernelManager.cull_idle_timeout={cull_idle_timeout}",
         "--MappingKernelManager.cull_connected=False",
+        "--MappingKernelManager.cull_busy=False",
+        f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT}",
     ] + ([] if open_browser else ["--no-browser"])
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def dashboard_environment(torch_threads=1, base=None, memory_budget=None) -> dict:
+    """The environment of the Voilà server, inherited by every kernel it starts: torch, OpenMP and BLAS limited
+    to ``torch_threads`` threads per kernel (eight users on two cores: one thread each, not two each fighting for
+    the cores).  NTK_EXPLORER_TORCH_THREADS makes the Dashboard call torch.set_num_threads in the kernel; the
+    OpenMP/BLAS variables also cover numpy/scipy and take effect when torch is imported.  Variables the caller
+    already set are kept.  ``memory_budget`` (e.g. "2G"): NTK_EXPLORER_MEMORY_BUDGET, the most one configuration
+    may allocate in a kernel (ntk_explorer.memory; default there: half of the memory available at that moment)."""
+    env = dict(os.environ if base is None else base)
+    env["NTK_EXPLORER_TORCH_THREADS"] = str(torch_threads)
+    if memory_budget is not None:
+        env["NTK_EXPLORER_MEMORY_BUDGET"] = str(memory_budget)
+    for name in THREAD_VARIABLES:
+        env.setdefault(name, str(torch_threads))
+    return env
 
 
 def _dashboard(args):
     if not DASHBOARD.exists():
         raise SystemExit(f"{DASHBOARD} not found: run ntk-explorer from a checkout of the repository")
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", str(args.torch_threads))  # many kernels share few cores
-    cmd = voila_command(args.port, open_browser=not args.no_browser)
+    env = dashboard_environment(args.torch_threads, memory_budget=args.memory_budget)
+    cmd = voila_command(args.port, open_browser=not args.no_browser, cull_idle_timeout=args.cull_idle_timeout)
     print(f"Serving the ntk_explorer dashboard on http://127.0.0.1:{args.port}/ (Ctrl-C to stop)", flush=True)
     if os.name == "posix":  # voila replaces this process: Ctrl-C and SIGTERM reach it, no orphaned server
         os.execve(cmd[0], cmd, env)
@@ -116,6 +147,14 @@ def _add_sweep_parser(sub):
     sweep.set_defaults(func=_sweep)
 
 
+def _size(text):
+    """A size NTK_EXPLORER_MEMORY_BUDGET understands (ntk_explorer.memory): a positive number, K/M/G/T, optional B."""
+    found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtT][bB]?|[bB])?\s*", text)
+    if not found or not float(found.group(1)) > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive size like 512M or 2G, got {text!r}")
+    return text.strip()
+
+
 def _port(text):
     value = int(text)
     if not 0 < value < 65536:
@@ -133,7 +172,13 @@ def build_parser():
     dash = sub.add_parser("dashboard", help="serve the interactive dashboard with Voilà on 127.0.0.1")
     dash.add_argument("--port", type=_port, default=8866, help="TCP port on 127.0.0.1 (default 8866)")
     dash.add_argument("--no-browser", action="store_true", help="do not open a web browser")
-    dash.add_argument("--torch-threads", type=int, default=1, help="torch/OpenMP threads per kernel (default 1)")
+    dash.add_argument("--torch-threads", type=_positive(int), default=1,
+                      help="torch/OpenMP/BLAS threads per kernel (default 1)")
+    dash.add_argument("--cull-idle-timeout", type=_positive(int), default=900,
+                      help="shut down a kernel whose page is closed after this many idle seconds (default 900)")
+    dash.add_argument("--memory-budget", type=_size, default=None,
+                      help="the most one configuration may allocate per kernel, e.g. 2G (default: half of the "
+                           "memory available when it is checked)")
     dash.set_defaults(func=_dashboard)
     _add_sweep_parser(sub)
     return parser

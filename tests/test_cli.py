@@ -97,3 +97,29 @@ def test_sweep_rejects_bad_arguments():
     assert out.returncode == 2 and "comma-separated integers" in out.stderr
     out = run_cli("sweep", "--widths", "16", "--seeds", "0")
     assert out.returncode == 2 and "must be > 0" in out.stderr
+
+
+def test_dashboard_limits_threads_and_memory_per_kernel_and_culls_closed_pages(capsys):
+    from ntk_explorer.cli import build_parser, dashboard_environment
+    env = dashboard_environment(1, base={"PATH": "/bin", "MKL_NUM_THREADS": "3"})
+    assert env["NTK_EXPLORER_TORCH_THREADS"] == "1" and env["OMP_NUM_THREADS"] == "1"
+    assert env["OPENBLAS_NUM_THREADS"] == "1" and env["MKL_NUM_THREADS"] == "3"  # what the caller set is kept
+    cmd = voila_command(8123, cull_idle_timeout=12)
+    assert "--MappingKernelManager.cull_idle_timeout=12" in cmd and "--MappingKernelManager.cull_interval=4" in cmd
+    assert "--MappingKernelManager.cull_interval=60" in voila_command(8123)  # default timeout 900 s
+    assert "--VoilaExecutor.iopub_timeout=120" in cmd  # under load the dashboard's output must not be dropped
+    args = build_parser().parse_args(["dashboard", "--torch-threads", "2", "--cull-idle-timeout", "30"])
+    assert (args.torch_threads, args.cull_idle_timeout) == (2, 30)
+    from ntk_explorer.memory import _parse_bytes
+    for size in ("2G", "512M", "1.5GB", "4096"):
+        budget = build_parser().parse_args(["dashboard", "--memory-budget", size]).memory_budget
+        assert dashboard_environment(1, base={}, memory_budget=budget)["NTK_EXPLORER_MEMORY_BUDGET"] == size
+        assert _parse_bytes(size) > 0  # the kernels understand it
+    assert "NTK_EXPLORER_MEMORY_BUDGET" not in dashboard_environment(1, base={})
+    for option, bad, message in [("--memory-budget", "0", "positive size"),
+                                 ("--memory-budget", "2GiB", "positive size"),
+                                 ("--memory-budget", "-1G", "positive size"), ("--torch-threads", "0", "must be > 0"),
+                                 ("--cull-idle-timeout", "-5", "must be > 0")]:
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["dashboard", f"{option}={bad}"])
+        assert message in capsys.readouterr().err, (option, bad)

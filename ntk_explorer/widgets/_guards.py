@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import torch
 
 __all__ = ["input_norm_guard", "conditioning_guard", "learning_rate_guard", "condition_number",
-           "CONDITION_LIMIT", "lr_gauge_html"]
+           "CONDITION_LIMIT", "lr_gauge_html", "divergence_status"]
 
 CONDITION_LIMIT = 1e8
 NORM_RANGE = (0.5, 2.0)
@@ -87,3 +88,20 @@ def lr_gauge_html(lr: float, converge: float, diverge: float, scale: float = 1.0
             f'</sub>+λ<sub>max</sub>) = {converge:.3g}</span><br><span style="color:#D55E00">▍η<sub>div</sub> = '
             f'2N/λ<sub>max</sub> = {diverge:.3g}</span></div>')
     return f'<div class="ntk-lr-gauge" style="width:300px">{bar}{text}</div>'
+
+
+def divergence_status(message: str, lr: float, diverge: float, last_step: int) -> str:
+    """The status line of a diverged run: "diverged at step k (lr > 2N/λ_max = …)", then the core's message.
+
+    ``message``: the diverged snapshot's message from ``train_stream`` (it names the step where the loss left
+    the threshold; ``last_step``, the last finite snapshot, is the fallback); ``lr``: the rate GD used;
+    ``diverge``: 2N/λ_max of Θ_0 on the training set (seed 002).  Below that rate only the network itself can
+    diverge (the linearized model converges): the line then says so instead of claiming lr > 2N/λ_max."""
+    found = re.search(r"diverged at step (\d+)", message or "")
+    step = int(found.group(1)) if found else last_step + 1
+    if lr > diverge:
+        head = f"diverged at step {step} (lr > 2N/λ_max = {diverge:.4g}; lr = {lr:.4g})"
+    else:
+        head = (f"diverged at step {step} (lr = {lr:.4g} ≤ 2N/λ_max = {diverge:.4g}: the network left the "
+                f"linearized regime)")
+    return f"{head}. {message[:1].upper()}{message[1:]}" if message else head

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import os
 
 import ipywidgets as W
 
@@ -26,6 +27,12 @@ _CSS = """<style>
 </style>"""
 
 
+def _env_threads():
+    """NTK_EXPLORER_TORCH_THREADS as a positive int, or None when unset or malformed."""
+    text = os.environ.get("NTK_EXPLORER_TORCH_THREADS", "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
 def _validators(panel):
     if "target" not in panel.controls:
         return None
@@ -35,15 +42,19 @@ def _validators(panel):
 
 class Dashboard:
     """All panels as tabs.  ``query_string``: e.g. "panel=lazy&width=1024&lr=0.5" (None: read it from Voilà or
-    the QUERY_STRING environment variable).  ``torch_threads``: if given, ``torch.set_num_threads`` for this
-    kernel (the ``ntk-explorer dashboard`` command sets one thread per kernel through OMP_NUM_THREADS).
-    Display it as the last expression of a cell; ``panels`` maps a key to its panel, ``notice`` shows warnings
-    about ignored link parameters."""
+    the QUERY_STRING environment variable).  ``torch_threads``: ``torch.set_num_threads`` for this kernel; None:
+    the environment variable NTK_EXPLORER_TORCH_THREADS if set (``ntk-explorer dashboard`` sets it, and
+    OMP_NUM_THREADS, to its ``--torch-threads``, default 1: many kernels share few cores), else unchanged.  The
+    header shows the number of threads torch uses.  Display it as the last expression of a cell; ``panels``
+    maps a key to its panel, ``notice`` shows warnings about ignored link parameters."""
 
     def __init__(self, query_string=None, torch_threads=None):
+        import torch
+        if torch_threads is None:
+            torch_threads = _env_threads()
         if torch_threads is not None:
-            import torch
             torch.set_num_threads(int(torch_threads))
+        self.torch_threads = torch.get_num_threads()
         text = read_query_string() if query_string is None else query_string
         state = parse_query_string(text, panels=list(PANELS))
         self.query = state
@@ -71,7 +82,9 @@ class Dashboard:
         self.tabs.observe(self._on_tab, names="selected_index")
         header = W.HTML(f'{_CSS}<div style="font-size:12px;color:#555">ntk_explorer v{__version__} · Neural '
                         f'Tangent Kernel lessons: lazy training, width scaling, infinite width, eigenlearning. '
-                        f'Each tab has its equations and sources below its plots.</div>')
+                        f'Each tab has its equations and sources below its plots. <span class="ntk-threads" '
+                        f'data-torch-threads="{self.torch_threads}">(torch threads in this kernel: '
+                        f'{self.torch_threads})</span></div>')
         self.widget = W.VBox([header, self.notice, W.HBox([self.link_button, self.link, self.link_anchor]),
                               self.tabs])
         self.widget.add_class("ntk-dashboard")

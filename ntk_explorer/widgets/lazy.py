@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import plotting as P
 from ._common import Panel, dropdown, figure_widget, grid, log_slider, slider
-from ._guards import conditioning_guard, input_norm_guard, learning_rate_guard, lr_gauge_html
+from ._guards import conditioning_guard, divergence_status, input_norm_guard, learning_rate_guard, lr_gauge_html
 from ._lazy_job import History, LazySetup, preview_state, recording, setup_key, snapshot_state
 
 __all__ = ["LazyTrainingPanel", "WIDTHS", "TARGET_PRESETS"]
@@ -186,7 +186,7 @@ class LazyTrainingPanel(Panel):
         ctx.frame(lambda: dict(snapshot_state(setup, last, history, flin_closed, cfg, exact=True), info=info),
                   final=True)
         if last.diverged:
-            return "diverged", last.message
+            return "diverged", divergence_status(last.message, lr, rates.diverge, last.step)
         return f"done: {last.step} steps in {ctx.elapsed():.1f} s; final loss {last.loss:.3g} (f), " \
                f"{last.loss_lin:.3g} (f^lin)."
 

@@ -1,13 +1,15 @@
 """Learning-rate and spectral-bias panel: the training residual per NTK eigenmode, measured and predicted."""
 from __future__ import annotations
 
+import html
+
 import ipywidgets as W
 import numpy as np
 
 from .. import plotting as P
 from .. import spectra as S
 from ._common import Panel, dropdown, figure_widget, slider
-from ._guards import conditioning_guard, learning_rate_guard, lr_gauge_html
+from ._guards import conditioning_guard, divergence_status, learning_rate_guard, lr_gauge_html
 from ._lazy_job import LazySetup
 from .lazy import WIDTHS
 
@@ -102,10 +104,10 @@ class SpectralBiasPanel(Panel):
             residuals.append(snapshot.f_train - y)
             ctx.frame(state, status=f"training, step {snapshot.step}/{cfg['steps']}")
         if last is not None and last.diverged:
-            base["diverged"] = last.message
+            base["diverged"] = divergence_status(last.message, lr, rates.diverge, last.step)
         ctx.frame(state, final=True)
         if last is not None and last.diverged:
-            return "diverged", last.message
+            return "diverged", base["diverged"]
         return f"done in {ctx.elapsed():.1f} s (η = {cfg['lr_ratio']:.3g} × η_div = {lr:.4g})."
 
     def _draw(self, state):
@@ -129,9 +131,10 @@ class SpectralBiasPanel(Panel):
         rates = state["rates"]
         self.gauge.value = lr_gauge_html(state["lr"], rates.converge, rates.diverge)
         self.set_guards(state["guards"])
-        self.message.value = ("" if not state["diverged"] else
+        diverged = html.escape(state["diverged"])
+        self.message.value = ("" if not diverged else
                               f'<div role="alert" style="background:#FDE7E9;border-left:4px solid #D55E00;'
-                              f'padding:6px 8px;font-weight:600">Training diverged — {state["diverged"]}</div>')
+                              f'padding:6px 8px;font-weight:600">Training diverged — {diverged}</div>')
 
     def export_columns(self) -> dict:
         s = self.last_state

@@ -4,12 +4,19 @@ Format: ``?panel=lazy&width=1024&lr=0.5&steps=500&depth=2&activation=erf&paramet
 plus ``hide=width,lr`` to hide named controls for a lesson.  ``panel`` and ``hide`` belong to the dashboard;
 every other name is a key of the chosen panel's ``controls``.  A ``+`` is kept literally (so ``sin(t)+cos(t)``
 survives a hand-typed link); spaces must be written ``%20``.  Unknown or malformed parameters never raise: they
-are skipped (the control keeps its default) and reported as warnings for a visible line.
+are skipped (the control keeps its default) and reported as warnings for a visible line.  Hostile input is
+treated the same way: numbers must be plain ASCII decimals within the control's range (no NaN/inf, no
+``1_000``, no digits of other scripts), numbers beyond a selection slider's ends are refused rather than snapped,
+a name given twice with different values is ambiguous and ignored, and values holding control or invisible
+formatting characters (NUL, bidirectional overrides, zero-width spaces) are refused.  The warnings quote the
+offending text; whoever shows them must escape it (the dashboard does, through ``guard_html``).
 """
 from __future__ import annotations
 
 import math
 import os
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
@@ -21,6 +28,7 @@ __all__ = ["QueryState", "parse_query_string", "coerce", "apply_params", "hide_c
 MAX_QUERY_LENGTH = 4000
 MAX_TEXT_LENGTH = 200
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 @dataclass
@@ -59,6 +67,22 @@ def parse_query_string(text, panels=None) -> QueryState:
     if len(text) > MAX_QUERY_LENGTH:
         state.warnings.append(f"the link's parameters are too long ({len(text)} characters); ignored them")
         return state
+    seen = _collect(text, state)
+    for name, value in seen.items():
+        if name == "panel":
+            if panels is not None and value not in panels:
+                state.warnings.append(f"unknown panel {value[:40]!r}; choose one of {', '.join(panels)}")
+            else:
+                state.panel = value
+        else:
+            state.params[name] = value
+    return state
+
+
+def _collect(text: str, state: QueryState) -> dict:
+    """name → decoded value of the parts of ``text``, in order; ``hide`` values go to ``state.hide``; malformed
+    parts, and names given twice with different values (ambiguous: neither is used), become warnings."""
+    seen, conflicting = {}, set()
     for part in filter(None, text.split("&")):
         name, sep, raw = part.partition("=")
         try:
@@ -68,22 +92,22 @@ def parse_query_string(text, panels=None) -> QueryState:
             continue
         if not name or not sep:
             state.warnings.append(f"ignored {part[:40]!r}: expected name=value")
-            continue
-        if name == "panel":
-            if panels is not None and value not in panels:
-                state.warnings.append(f"unknown panel {value[:40]!r}; choose one of {', '.join(panels)}")
-            else:
-                state.panel = value
-        elif name == "hide":
+        elif name == "hide":  # several hide= parameters add up
             state.hide.extend(h.strip().lower() for h in value.split(",") if h.strip())
-        else:
-            if name in state.params:
-                state.warnings.append(f"{name} was given twice; using the last value")
-            state.params[name] = value
-    return state
+        elif name not in seen:
+            seen[name] = value
+        elif value == seen[name]:
+            state.warnings.append(f"{name[:40]!r} was given twice; used it once")
+        elif name not in conflicting:
+            conflicting.add(name)
+            state.warnings.append(f"{name[:40]!r} was given twice with different values; ignored it (kept the "
+                                  f"default)")
+    return {name: value for name, value in seen.items() if name not in conflicting}
 
 
 def _number(text: str, kind):
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError("it is not a plain decimal number")
     value = float(text)
     if not math.isfinite(value):
         raise ValueError("it is not a finite number")
@@ -104,8 +128,8 @@ def _selection(widget, text: str):
     numeric = [value for _, value in options if isinstance(value, (int, float)) and not isinstance(value, bool)]
     if numeric and len(numeric) == len(options):
         target = _number(text, float)
-        if target <= 0 and all(v > 0 for v in numeric):
-            raise ValueError("it must be positive")
+        if not min(numeric) <= target <= max(numeric):
+            raise ValueError(f"it must lie between {min(numeric)} and {max(numeric)}")
         nearest = min(numeric, key=lambda v: abs(math.log(v / target)) if target > 0 else abs(v - target))
         return nearest, f"{text} is not on the slider; using the nearest value {nearest}"
     shown = ", ".join(label for label, _ in options[:12])
@@ -120,6 +144,8 @@ def _options(widget):
 def coerce(widget, text: str):
     """Converts query text to a valid value for ``widget``: returns (value, note or None); raises ValueError
     with the reason when the text is malformed or out of range."""
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in text):
+        raise ValueError("it contains control or invisible formatting characters")
     if isinstance(widget, (W.Dropdown, W.SelectionSlider, W.ToggleButtons, W.RadioButtons, W.Select)):
         return _selection(widget, text)
     if isinstance(widget, (W.Checkbox, W.ToggleButton)):

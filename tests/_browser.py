@@ -1,0 +1,103 @@
+"""Helpers shared by the real-browser tests (tests/test_browser.py, tests/test_robustness_browser.py): chromium
+discovery, the skip-or-fail rule, and page helpers for the dashboard's lazy-training panel.  The server helpers
+(free port, port polling, the CLI-started server, kernel processes) live in benchmarks/bench_load.py, which the
+load test shares.  Without chromium or playwright a browser test is skipped with the reason, except when the
+environment variable CI is set: then it fails (CI must run them)."""
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) does not put the repository root on sys.path
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_load import (CHROMIUM, CHROMIUM_ARGS, RECORDER_JS, dashboard_server,  # noqa: E402,F401
+                                   free_port, kernel_memory, kernel_processes, wait_for_port)
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "RECORDER_JS", "dashboard_server", "free_port", "kernel_memory",
+           "kernel_processes", "wait_for_port", "ROOT", "LAZY", "unavailable", "sync_playwright", "open_dashboard",
+           "status", "run_number", "wait_for_status", "wait_for_run_done", "function_traces", "function_data",
+           "wait_for_lines_to_change"]
+
+LOAD_TIMEOUT_MS = 120_000
+RUN_TIMEOUT_MS = 60_000
+LAZY = ".ntk-panel-lazy"
+
+
+def unavailable(reason):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} — CI is set, so the browser tests must run", pytrace=False)
+    pytest.skip(reason)
+
+
+def sync_playwright():
+    """playwright.sync_api.sync_playwright, after checking that chromium and playwright are there."""
+    if not os.path.exists(CHROMIUM):
+        unavailable(f"{CHROMIUM} not found: install it with `apt-get update && apt-get install -y chromium`")
+    try:
+        from playwright.sync_api import sync_playwright as start
+    except ImportError:
+        unavailable("playwright is not installed: pip install -e '.[test]'")
+    return start
+
+
+def open_dashboard(browser, url):
+    page = browser.new_page()
+    page.goto(url, timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_selector(f"{LAZY} .js-plotly-plot .scatterlayer .trace path.js-line", state="attached",
+                           timeout=LOAD_TIMEOUT_MS)
+    wait_for_status(page, r"Run #1 ready")
+    return page
+
+
+def status(page) -> str:
+    return page.locator(f"{LAZY} .ntk-status").first.text_content()
+
+
+def run_number(page) -> int:
+    match = re.search(r"Run #(\d+)", status(page))
+    return int(match.group(1)) if match else 0
+
+
+def wait_for_status(page, pattern, timeout=RUN_TIMEOUT_MS):
+    page.wait_for_function("([sel, pattern]) => { const el = document.querySelector(sel);"
+                           " return el && new RegExp(pattern).test(el.textContent); }",
+                           arg=[f"{LAZY} .ntk-status", pattern], timeout=timeout)
+
+
+def wait_for_run_done(page, after: int):
+    """Waits until a run numbered > after reports done (tagging runs, so an earlier "done" never satisfies it)."""
+    page.wait_for_function("([sel, after]) => { const el = document.querySelector(sel); if (!el) return false;"
+                           " const m = /Run #(\\d+) done/.exec(el.textContent); return m && Number(m[1]) > after; }",
+                           arg=[f"{LAZY} .ntk-status", after], timeout=RUN_TIMEOUT_MS)
+
+
+FUNCTION_TRACES = """(sel) => {
+    const gd = document.querySelector(sel);
+    const traces = Array.from(gd.querySelectorAll('.scatterlayer .trace'));
+    const out = {};
+    gd.data.forEach((t, i) => { const p = traces[i] && traces[i].querySelector('path.js-line');
+                                 out[t.meta] = p ? p.getAttribute('d') : null; });
+    return out; }"""
+
+
+def function_traces(page) -> dict:
+    """trace key (meta) → the `d` attribute of its line in the f / f^lin figure (the first plot of the panel)."""
+    return page.evaluate(FUNCTION_TRACES, f"{LAZY} .js-plotly-plot")
+
+
+def function_data(page) -> dict:
+    """trace key (meta) → the y values plotly.js holds for it in the f / f^lin figure (what is drawn)."""
+    return page.evaluate("(sel) => { const out = {}; document.querySelector(sel).data.forEach(t => {"
+                         " out[t.meta] = t.y ? Array.from(t.y) : []; }); return out; }", f"{LAZY} .js-plotly-plot")
+
+
+def wait_for_lines_to_change(page, before: dict, keys=("f", "flin"), timeout=15_000):
+    """The status line can arrive before plotly.js has applied the last frame: give the plot a moment to redraw."""
+    page.wait_for_function(f"""([sel, before, keys]) => {{ const now = ({FUNCTION_TRACES})(sel);
+        return keys.every(k => now[k] && now[k] !== before[k]); }}""", arg=[f"{LAZY} .js-plotly-plot", before,
+                                                                         list(keys)], timeout=timeout)
+    return function_traces(page)
