@@ -46,6 +46,21 @@ def dropdown(description, options, value):
     return W.Dropdown(options=options, value=value, description=description, style=_STYLE, layout=_layout())
 
 
+def width_selector(value, widths):
+    """The "width n" slider over the allowed widths (released, not dragged, starts a run)."""
+    return W.SelectionSlider(options=widths, value=value, description="width n", continuous_update=False,
+                             style=_STYLE, layout=_layout())
+
+
+def target_text(value):
+    """The typed target expression f*(t) (parsed safely by ntk_explorer.data.parse_target)."""
+    return W.Text(value=value, description="target f*(t)", continuous_update=False, style=_STYLE, layout=_layout())
+
+
+def seed_box(value):
+    return W.BoundedIntText(value=value, min=0, max=1_000_000, description="seed", style=_STYLE, layout=_layout())
+
+
 def equations_box(body_html: str) -> W.Accordion:
     """A collapsed box titled "Equations and sources" holding typeset equations (HTMLMath, MathJax syntax)."""
     box = W.Accordion(children=[W.HTMLMath(body_html, layout=W.Layout(max_width="100%"))],

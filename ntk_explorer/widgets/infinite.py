@@ -10,7 +10,7 @@ from ..analytic import analytic_kernels
 from ..closed_form import critical_learning_rates
 from ..experiments import ExperimentConfig, ensemble, gp_prediction
 from ..kernels import empirical_ntk
-from ._common import Panel, dropdown, figure_widget, grid, log_slider, slider
+from ._common import Panel, dropdown, figure_widget, grid, log_slider, seed_box, slider, target_text, width_selector
 from ._guards import conditioning_guard, learning_rate_guard
 from .lazy import WIDTHS
 
@@ -54,10 +54,9 @@ class InfiniteWidthPanel(Panel):
 
     def __init__(self):
         super().__init__()
-        d, style, layout = DEFAULTS, {"description_width": "118px"}, W.Layout(width="310px")
+        d = DEFAULTS
         self.controls = {
-            "width": W.SelectionSlider(options=WIDTHS, value=d["width"], description="width n", style=style,
-                                       layout=layout, continuous_update=False),
+            "width": width_selector(d["width"], WIDTHS),
             "depth": slider("hidden layers", d["depth"], 1, 3),
             "activation": dropdown("activation", ["erf", "relu", "tanh", "gelu", "softplus"], d["activation"]),
             "bias": slider("bias σ_b", d["bias"], 0.0, 1.0, 0.05, integer=False),
@@ -65,10 +64,8 @@ class InfiniteWidthPanel(Panel):
             "steps": slider("GD steps t", d["steps"], 10, 2000, 10),
             "lr": log_slider("learning rate η", d["lr"], -2, 1),
             "n": slider("training points", d["n"], 2, 64),
-            "target": W.Text(value=d["target"], description="target f*(t)", style=style, layout=layout,
-                             continuous_update=False),
-            "seed": W.BoundedIntText(value=d["seed"], min=0, max=1_000_000, description="seed", style=style,
-                                     layout=layout),
+            "target": target_text(d["target"]),
+            "seed": seed_box(d["seed"]),
         }
         self.run_button = W.Button(description="Run", button_style="primary", icon="play")
         self.stop_button = W.Button(description="Stop", icon="stop")

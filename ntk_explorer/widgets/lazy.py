@@ -5,7 +5,7 @@ import ipywidgets as W
 import numpy as np
 
 from .. import plotting as P
-from ._common import Panel, dropdown, figure_widget, grid, log_slider, slider
+from ._common import Panel, dropdown, figure_widget, grid, log_slider, seed_box, slider, target_text, width_selector
 from ._guards import conditioning_guard, divergence_status, input_norm_guard, learning_rate_guard, lr_gauge_html
 from ._lazy_job import History, LazySetup, preview_state, recording, setup_key, snapshot_state
 
@@ -48,9 +48,7 @@ class LazyTrainingPanel(Panel):
         super().__init__()
         d = DEFAULTS
         self.controls = {
-            "width": W.SelectionSlider(options=WIDTHS, value=d["width"], description="width n",
-                                       continuous_update=False, style={"description_width": "118px"},
-                                       layout=W.Layout(width="310px")),
+            "width": width_selector(d["width"], WIDTHS),
             "lr": log_slider("learning rate η", d["lr"], -3, 2),
             "steps": slider("GD steps", d["steps"], 10, 3000, 10),
             "depth": slider("hidden layers", d["depth"], 1, 4),
@@ -58,10 +56,8 @@ class LazyTrainingPanel(Panel):
                                    d["activation"]),
             "parameterization": dropdown("parameterization", ["ntk", "standard", "mup"], d["parameterization"]),
             "alpha": log_slider("output scale α", d["alpha"], -1, 2),
-            "seed": W.BoundedIntText(value=d["seed"], min=0, max=1_000_000, description="seed",
-                                     style={"description_width": "118px"}, layout=W.Layout(width="310px")),
-            "target": W.Text(value=d["target"], description="target f*(t)", continuous_update=False,
-                             style={"description_width": "118px"}, layout=W.Layout(width="310px")),
+            "seed": seed_box(d["seed"]),
+            "target": target_text(d["target"]),
             "n": slider("training points", d["n"], 2, 64),
             "noise": slider("label noise σ", d["noise"], 0.0, 0.5, 0.01, integer=False),
             "bias": slider("bias σ_b", d["bias"], 0.0, 1.0, 0.05, integer=False),

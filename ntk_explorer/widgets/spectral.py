@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import plotting as P
 from .. import spectra as S
-from ._common import Panel, dropdown, figure_widget, slider
+from ._common import Panel, dropdown, figure_widget, seed_box, slider, target_text, width_selector
 from ._guards import conditioning_guard, divergence_status, learning_rate_guard, lr_gauge_html
 from ._lazy_job import LazySetup
 from .lazy import WIDTHS
@@ -49,21 +49,18 @@ class SpectralBiasPanel(Panel):
 
     def __init__(self):
         super().__init__()
-        d, style, layout = DEFAULTS, {"description_width": "118px"}, W.Layout(width="310px")
+        d = DEFAULTS
         self.controls = {
             "lr_ratio": slider("η / η_div", d["lr_ratio"], 0.02, 1.5, 0.01, integer=False),
             "steps": slider("GD steps", d["steps"], 10, 3000, 10),
             "modes": slider("modes shown", d["modes"], 1, 8),
-            "width": W.SelectionSlider(options=WIDTHS, value=d["width"], description="width n", style=style,
-                                       layout=layout, continuous_update=False),
+            "width": width_selector(d["width"], WIDTHS),
             "depth": slider("hidden layers", d["depth"], 1, 4),
             "activation": dropdown("activation", ["relu", "erf", "tanh", "gelu", "softplus"], d["activation"]),
             "bias": slider("bias σ_b", d["bias"], 0.0, 1.0, 0.05, integer=False),
             "n": slider("training points", d["n"], 2, 64),
-            "target": W.Text(value=d["target"], description="target f*(t)", style=style, layout=layout,
-                             continuous_update=False),
-            "seed": W.BoundedIntText(value=d["seed"], min=0, max=1_000_000, description="seed", style=style,
-                                     layout=layout),
+            "target": target_text(d["target"]),
+            "seed": seed_box(d["seed"]),
         }
         self.gauge = W.HTML()
         self.message = W.HTML()

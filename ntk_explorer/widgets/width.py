@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import plotting as P
 from ..experiments import SWEEP_METRICS, _fit_slope, width_sweep
-from ._common import Panel, figure_widget, log_slider, slider
+from ._common import Panel, figure_widget, log_slider, slider, target_text
 
 __all__ = ["WidthScalingPanel", "sweep_config", "summarize"]
 
@@ -81,8 +81,7 @@ class WidthScalingPanel(Panel):
             "steps": slider("GD steps", d["steps"], 10, 2000, 10),
             "lr": log_slider("base rate η", d["lr"], -2, 1),
             "n": slider("training points", d["n"], 2, 64),
-            "target": W.Text(value=d["target"], description="target f*(t)", style=style, layout=layout,
-                             continuous_update=False),
+            "target": target_text(d["target"]),
             "bias": slider("bias σ_b", d["bias"], 0.0, 1.0, 0.05, integer=False),
         }
         self.run_button = W.Button(description="Run sweep", button_style="primary", icon="play")
