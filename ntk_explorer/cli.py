@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -148,10 +147,12 @@ def _add_sweep_parser(sub):
 
 
 def _size(text):
-    """A size NTK_EXPLORER_MEMORY_BUDGET understands (ntk_explorer.memory): a positive number, K/M/G/T, optional B."""
-    found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtT][bB]?|[bB])?\s*", text)
-    if not found or not float(found.group(1)) > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive size like 512M or 2G, got {text!r}")
+    """A size NTK_EXPLORER_MEMORY_BUDGET understands (``ntk_explorer.memory.parse_bytes``), e.g. 512M or 2G."""
+    from .memory import parse_bytes  # imported here: torch loads only when the option is used
+    try:
+        parse_bytes(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return text.strip()
 
 

@@ -8,11 +8,12 @@ kernel matrices, Jacobians), not Python overhead.
 from __future__ import annotations
 
 import os
+import re
 
 import torch
 
-__all__ = ["MemoryBudgetError", "memory_budget", "set_memory_budget", "check_memory", "mlp_parameter_count",
-           "estimate_mlp_bytes", "estimate_ntk_bytes", "estimate_training_bytes", "check_training_memory",
+__all__ = ["MemoryBudgetError", "memory_budget", "set_memory_budget", "parse_bytes", "check_memory",
+           "mlp_parameter_count", "estimate_mlp_bytes", "estimate_ntk_bytes", "estimate_training_bytes", "check_training_memory",
            "estimate_ensemble_bytes", "check_ensemble_memory", "format_bytes"]
 
 _override = None
@@ -32,13 +33,14 @@ def set_memory_budget(n_bytes):
     _override = None if n_bytes is None else int(n_bytes)
 
 
-def _parse_bytes(text):
-    text = text.strip().upper().removesuffix("B")
-    scale = _UNITS.get(text[-1:], 1)
-    value = float(text[:-1] if text[-1:] in _UNITS else text)
-    if not value > 0:
-        raise ValueError
-    return int(value * scale)
+def parse_bytes(text):
+    """Bytes in a size such as ``2G``, ``512M``, ``1.5GB`` or ``4096`` (K, M, G, T are powers of 1024); ValueError
+    for anything else, zero included (the format of NTK_EXPLORER_MEMORY_BUDGET and ``--memory-budget``)."""
+    found = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]B?|B)?\s*", str(text), flags=re.IGNORECASE)
+    if not found or not float(found.group(1)) > 0:
+        raise ValueError(f"expected a positive size like 512M or 2G, got {text!r}")
+    unit = (found.group(2) or "").upper().removesuffix("B")
+    return int(float(found.group(1)) * _UNITS.get(unit, 1))
 
 
 def memory_budget(device="cpu"):
@@ -48,7 +50,7 @@ def memory_budget(device="cpu"):
     env = os.environ.get("NTK_EXPLORER_MEMORY_BUDGET")
     if env:
         try:
-            return _parse_bytes(env)
+            return parse_bytes(env)
         except ValueError:
             raise ValueError(f"NTK_EXPLORER_MEMORY_BUDGET={env!r} is not a size in bytes (e.g. 8G)") from None
     if torch.device(device).type == "cuda":

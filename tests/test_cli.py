@@ -110,11 +110,11 @@ def test_dashboard_limits_threads_and_memory_per_kernel_and_culls_closed_pages(c
     assert "--VoilaExecutor.iopub_timeout=120" in cmd  # under load the dashboard's output must not be dropped
     args = build_parser().parse_args(["dashboard", "--torch-threads", "2", "--cull-idle-timeout", "30"])
     assert (args.torch_threads, args.cull_idle_timeout) == (2, 30)
-    from ntk_explorer.memory import _parse_bytes
+    from ntk_explorer.memory import parse_bytes
     for size in ("2G", "512M", "1.5GB", "4096"):
         budget = build_parser().parse_args(["dashboard", "--memory-budget", size]).memory_budget
         assert dashboard_environment(1, base={}, memory_budget=budget)["NTK_EXPLORER_MEMORY_BUDGET"] == size
-        assert _parse_bytes(size) > 0  # the kernels understand it
+        assert parse_bytes(size) > 0  # the kernels understand it
     assert "NTK_EXPLORER_MEMORY_BUDGET" not in dashboard_environment(1, base={})
     for option, bad, message in [("--memory-budget", "0", "positive size"),
                                  ("--memory-budget", "2GiB", "positive size"),
