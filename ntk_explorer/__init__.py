@@ -6,13 +6,11 @@ descent θ ← θ − lr·∇L, so f^lin evolves as f ← f − (lr/N)·Θ_0(·,
 """
 from . import data, memory, spectra
 from ._version import __version__
-from .analytic import AnalyticKernels, analytic_kernels
-from .closed_form import CriticalLearningRates, critical_learning_rates, gd_mse_predictor
-from .dynamics import Snapshot, Trajectory, train, train_stream
+from .dynamics import (CriticalLearningRates, Snapshot, Trajectory, critical_learning_rates, gd_mse_predictor, train,
+                       train_stream)
 from .experiments import (EnsembleResult, ExperimentConfig, GPPrediction, WidthSweep, ensemble, gp_prediction,
                           width_sweep)
-from .kernels import empirical_ntk
-from .linearize import linearize
+from .kernels import AnalyticKernels, analytic_kernels, empirical_ntk, linearize
 from .models import MLP, MLPConfig
 
 __all__ = [

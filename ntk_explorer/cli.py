@@ -93,7 +93,7 @@ def _sweep(args):
             writer.writerows(rows)
         print(f"wrote {args.out}")
     if args.html:
-        from .plotting import width_scaling_figure  # plotly only when a plot is asked for
+        from .plots.panels import width_scaling_figure  # plotly only when a plot is asked for
         fig = width_scaling_figure(sweep.widths, sweep.mean, sweep.std,
                                    {m: tuple(sweep.slopes[m]) for m in SWEEP_METRICS})
         fig.update_layout(title_text=f"Width scaling: {args.activation}, {args.parameterization}, depth {args.depth}, "

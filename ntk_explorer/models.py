@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ._validation import check_device, check_float_dtype
+from .validation import check_device, check_float_dtype
 from .memory import check_memory, estimate_mlp_bytes
 
 __all__ = ["MLP", "MLPConfig", "ACTIVATIONS", "PARAMETERIZATIONS", "activation_fn", "activation_derivative"]

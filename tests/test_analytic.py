@@ -6,7 +6,7 @@ import torch
 from scipy import integrate
 
 from ntk_explorer import analytic_kernels
-from ntk_explorer.analytic import gaussian_expectations
+from ntk_explorer.kernels.analytic import gaussian_expectations
 
 F64 = torch.float64
 ALPHAS = [0.0, math.pi / 3, math.pi / 2, 2.0, math.pi]

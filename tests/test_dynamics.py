@@ -1,4 +1,4 @@
-"""Tests for the training engine (ntk_explorer.dynamics) and the closed forms (ntk_explorer.closed_form).
+"""Tests for the training engine (ntk_explorer.dynamics) and the closed forms (ntk_explorer.dynamics.closed_form).
 
 References are independent: updates iterated by hand, scipy's matrix exponential, linear solves, a plain
 torch GD loop, and the empirical NTK recomputed from scratch.
@@ -12,7 +12,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from ntk_explorer.closed_form import critical_learning_rates, gd_mse_predictor, kernel_regression_operator
+from ntk_explorer.dynamics.closed_form import critical_learning_rates, gd_mse_predictor, kernel_regression_operator
 from ntk_explorer.data import make_dataset
 from ntk_explorer.dynamics import Snapshot, Trajectory, train, train_stream
 from ntk_explorer.kernels import empirical_ntk
@@ -288,3 +288,40 @@ def test_train_validates_its_arguments(circle, kwargs, error, message):
 def test_train_stream_validates_before_iteration(circle):
     with pytest.raises(ValueError, match="lr"):
         train_stream(_mlp(width=8), circle.x_train, circle.y_train, lr=-1.0, steps=2)  # no next() needed
+
+
+# ------------------------------------------------------------------ Θ_t's spectrum and the trained network
+def test_snapshots_carry_the_spectrum_of_theta_t_and_the_stream_exposes_the_trained_network(circle):
+    """Θ_t's eigenvalues come with the kernel drift; the reference recomputes Θ by brute-force Jacobians
+    (method="jacobian") at θ_0 (the given model) and at the final parameters (``stream.network``)."""
+    model = _mlp(width=32)
+    stream = train_stream(model, circle.x_train, circle.y_train, lr=0.5, steps=20, record_every=5, kernel_every=10)
+    snapshots = list(stream)
+    assert [s.step for s in snapshots] == [0, 5, 10, 15, 20]
+    assert [s.ntk_eigenvalues is not None for s in snapshots] == [True, False, True, False, True]
+
+    def spectrum(net):
+        k = empirical_ntk(net, circle.x_train, method="jacobian").numpy()
+        return np.linalg.eigvalsh(k)[::-1]
+    np.testing.assert_allclose(snapshots[0].ntk_eigenvalues, spectrum(model), rtol=1e-10, atol=1e-12)
+    final = spectrum(stream.network)
+    np.testing.assert_allclose(snapshots[-1].ntk_eigenvalues, final, rtol=1e-10, atol=1e-12)
+    assert np.abs(final - snapshots[0].ntk_eigenvalues).max() > 1e-6  # the kernel moved
+    with torch.no_grad():  # the network is the trained copy: its outputs are the final snapshot's f
+        np.testing.assert_allclose(stream.network(circle.x_train)[:, 0].numpy(), snapshots[-1].f_train, rtol=1e-12)
+    for name, p in model.named_parameters():  # the given model was not touched
+        assert not torch.equal(p, dict(stream.network.named_parameters())[name]), name
+    np.testing.assert_allclose(np.linalg.eigvalsh(stream.initial_ntk.numpy())[::-1], spectrum(model), rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_trajectory_stacks_the_spectra_with_nan_rows_where_no_kernel_was_computed(circle):
+    trajectory = train(_mlp(width=16), circle.x_train, circle.y_train, lr=0.5, steps=6, record_every=2,
+                       kernel_every=4)
+    n = circle.x_train.shape[0]
+    assert trajectory.ntk_eigenvalues.shape == (4, n)
+    computed = ~np.isnan(trajectory.ntk_eigenvalues).all(axis=1)
+    assert computed.tolist() == [True, False, True, False]
+    assert np.isfinite(trajectory.kernel_drift[computed]).all() and np.isnan(trajectory.kernel_drift[~computed]).all()
+    assert trajectory[1].ntk_eigenvalues is None and trajectory[2].ntk_eigenvalues.shape == (n,)
+    assert train(_mlp(width=16), circle.x_train, circle.y_train, lr=0.5, steps=2).ntk_eigenvalues is None

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from ntk_explorer.analytic import analytic_kernels
-from ntk_explorer.closed_form import gd_mse_predictor
+from ntk_explorer.kernels.analytic import analytic_kernels
+from ntk_explorer.dynamics.closed_form import gd_mse_predictor
 from ntk_explorer.dynamics import train
-from ntk_explorer.experiments import (ExperimentConfig, _fit_slope, ensemble, gp_prediction, width_sweep)
+from ntk_explorer.experiments import (ExperimentConfig, fit_slope, ensemble, gp_prediction, width_sweep)
 
 
 
@@ -19,10 +19,10 @@ SMALL = dict(depth=1, n_train=8, n_eval=32, steps=100, record_every=10, kernel_e
 def test_slope_fit_recovers_an_exact_power_law():
     widths = np.array([16, 64, 256])
     values = 3.0 * widths[:, None] ** -0.7 * np.ones((1, 2))
-    slope = _fit_slope(widths, values)
+    slope = fit_slope(widths, values)
     assert slope.slope == pytest.approx(-0.7, abs=1e-12) and slope.stderr < 1e-10
     noisy = values * np.array([[1.1, 0.9], [0.95, 1.05], [1.0, 1.0]])
-    assert _fit_slope(widths, noisy).stderr > 0
+    assert fit_slope(widths, noisy).stderr > 0
 
 
 @pytest.mark.parametrize("activation", ["erf", "tanh"])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ntk_explorer import MLP, critical_learning_rates, empirical_ntk, gd_mse_predictor, train
-from ntk_explorer import figures
+from ntk_explorer.plots import figures
 from ntk_explorer.data import make_dataset
 from ntk_explorer.spectra import mode_residuals
 

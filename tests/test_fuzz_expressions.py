@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pytest
 
-import ntk_explorer._expression as expression_module
+import ntk_explorer.data.expression as expression_module
 from ntk_explorer.data import parse_target
 
 GRID = 1024  # angles on the circle: the size of a dense evaluation grid in the lessons
@@ -77,8 +77,8 @@ def _payloads(path):
         f"__import__('builtins').__dict__.__setitem__('{SENTINEL_ATTR}', 1)",
         f"__builtins__.__setattr__('{SENTINEL_ATTR}', 1)",
         f"globals().update({SENTINEL_ATTR}=1)",
-        "__import__('sys').modules['ntk_explorer._expression'].__dict__.update(MAX_LENGTH=10**9)",
-        "__import__('ntk_explorer._expression')._FUNCTIONS.update(system=__import__('os').system)",
+        "__import__('sys').modules['ntk_explorer.data.expression'].__dict__.update(MAX_LENGTH=10**9)",
+        "__import__('ntk_explorer.data.expression')._FUNCTIONS.update(system=__import__('os').system)",
         "sin.__globals__['_FUNCTIONS'].clear()",
         "pi.__class__.__mro__[-1].__subclasses__()",
         "t.__class__", "t.real", "t.__array_interface__", "sin.__self__", "sin.__module__", "e.__class__",

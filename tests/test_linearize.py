@@ -1,10 +1,10 @@
-"""Tests for ntk_explorer.linearize: f^lin(x; θ) = f(x; θ_0) + J_0 (θ − θ_0) (seed 001 eq. 10)."""
+"""Tests for ntk_explorer.kernels.linearize: f^lin(x; θ) = f(x; θ_0) + J_0 (θ − θ_0) (seed 001 eq. 10)."""
 import pytest
 import torch
 from torch.func import functional_call
 
 from ntk_explorer.kernels import empirical_ntk
-from ntk_explorer.linearize import linearize
+from ntk_explorer.kernels.linearize import linearize
 from ntk_explorer.models import MLP
 
 

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 import ntk_explorer as nx
-import ntk_explorer._engine as engine_module
-import ntk_explorer.experiments as experiments_module
+import ntk_explorer.dynamics.engine as engine_module
+import ntk_explorer.experiments.config as config_module
+import ntk_explorer.experiments.sweeps as sweeps_module
 from ntk_explorer.memory import (MemoryBudgetError, estimate_ensemble_bytes, estimate_training_bytes,
                                  memory_budget, set_memory_budget)
 from ntk_explorer.models import MLP
@@ -38,9 +39,9 @@ def tripwires(monkeypatch):
     monkeypatch.setattr(MLP, "forward", _tripwire("MLP.forward"))
     monkeypatch.setattr(MLP, "clone", _tripwire("MLP.clone"))
     monkeypatch.setattr(engine_module, "empirical_ntk", _tripwire("empirical_ntk"))
-    monkeypatch.setattr(experiments_module, "make_dataset", _tripwire("make_dataset"))
-    monkeypatch.setattr(experiments_module, "train", _tripwire("train"))
-    monkeypatch.setattr(experiments_module.ExperimentConfig, "model", _tripwire("ExperimentConfig.model"))
+    monkeypatch.setattr(config_module, "make_dataset", _tripwire("make_dataset"))
+    monkeypatch.setattr(sweeps_module, "train", _tripwire("train"))
+    monkeypatch.setattr(config_module.ExperimentConfig, "model", _tripwire("ExperimentConfig.model"))
 
 
 def _refused(call, advice):

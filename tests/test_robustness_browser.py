@@ -23,7 +23,7 @@ import pytest
 from _browser import (CHROMIUM, CHROMIUM_ARGS, LAZY, RECORDER_JS, dashboard_server, kernel_memory, kernel_processes,
                       open_dashboard, sync_playwright, wait_for_status)
 from benchmarks.bench_load import drive, summary
-from ntk_explorer.plotting import trace_keys
+from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import LazyTrainingPanel
 from ntk_explorer.widgets.lazy import WIDTHS
 

@@ -28,9 +28,9 @@ import numpy as np
 import pytest
 import torch
 
-from ntk_explorer.closed_form import critical_learning_rates
+from ntk_explorer.dynamics.closed_form import critical_learning_rates
 from ntk_explorer.dynamics import DIVERGENCE_FACTOR
-from ntk_explorer.plotting import trace_keys
+from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import Dashboard, LazyTrainingPanel, SpectralBiasPanel
 from ntk_explorer.widgets._lazy_job import LazySetup
 from ntk_explorer.widgets.state import apply_params, coerce, parse_query_string

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from ntk_explorer.closed_form import critical_learning_rates, gd_mse_predictor
+from ntk_explorer.dynamics.closed_form import critical_learning_rates, gd_mse_predictor
 from ntk_explorer.data import make_dataset, parse_target
 from ntk_explorer.dynamics import train
 from ntk_explorer.kernels import empirical_ntk
 from ntk_explorer.models import MLP
-from ntk_explorer.plotting import trace_keys
+from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import LazyTrainingPanel
 from ntk_explorer.widgets._lazy_job import N_EVAL, recording
 

@@ -3,11 +3,11 @@ core API returns for the same configuration."""
 import numpy as np
 import pytest
 
-from ntk_explorer.analytic import analytic_kernels
+from ntk_explorer.kernels.analytic import analytic_kernels
 from ntk_explorer.dynamics import train
 from ntk_explorer.experiments import ensemble, gp_prediction, width_sweep
 from ntk_explorer.kernels import empirical_ntk
-from ntk_explorer.plotting import trace_keys
+from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import (Dashboard, InfiniteWidthPanel, LearnabilityPanel, SpectralBiasPanel,
                                   WidthScalingPanel)
 from ntk_explorer import spectra as S

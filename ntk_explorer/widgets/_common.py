@@ -237,15 +237,6 @@ class Panel:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-FIGURE_WIDTH = 445  # two figures side by side next to the controls fit a 1280-pixel-wide window
-
-
-def figure_widget(fig: go.Figure, width: int = FIGURE_WIDTH) -> go.FigureWidget:
-    """A FigureWidget of a fixed width (autosize measures the container before it is laid out, too small)."""
-    fig.update_layout(width=width, autosize=False)
-    return go.FigureWidget(fig)
-
-
 def grid(figures, columns=2) -> W.GridBox:
     return W.GridBox(list(figures), layout=W.Layout(grid_template_columns=" ".join(["minmax(0, 1fr)"] * columns),
                                                     width="100%"))

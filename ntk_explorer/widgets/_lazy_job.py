@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..closed_form import critical_learning_rates, gd_mse_predictor
+from ..dynamics import critical_learning_rates, gd_mse_predictor
 from ..data import make_dataset, parse_target
 from ..dynamics import train_stream
 from ..kernels import empirical_ntk

@@ -15,14 +15,15 @@ Rules it enforces (see ../shared/ECOSYSTEM.md for why):
 from __future__ import annotations
 
 import contextlib
-import copy
 import html
 import logging
 import threading
 import time
 from typing import Callable, Optional
 
-__all__ = ["RunController", "RunContext", "Cancelled", "format_status", "sync_view_state"]
+from .figure import sync_view_state
+
+__all__ = ["RunController", "RunContext", "Cancelled", "format_status"]
 
 log = logging.getLogger("ntk_explorer.widgets")
 
@@ -198,18 +199,6 @@ class RunController:
 
     def _write_status(self, kind: str, text: str) -> None:
         self._status.value = format_status(kind, text)
-
-
-def sync_view_state(fig) -> None:
-    """Copies a FigureWidget's current data and layout into the traits a *new* view starts from.
-
-    FigureWidget sends edits as one-shot delta messages and sets ``_widget_data``/``_widget_layout`` only when
-    created or displayed directly; a view created later (Voilà connects after the notebook ran; a reloaded page;
-    a figure inside a Box) would show the figure as it was built.  The JavaScript model ignores changes of
-    these traits, so setting them redraws nothing: it only fixes what later views start from."""
-    if hasattr(fig, "_widget_data"):
-        fig._widget_layout = copy.deepcopy(fig._layout_obj._props)
-        fig._widget_data = copy.deepcopy(fig._data)
 
 
 def _describe(error: BaseException) -> str:

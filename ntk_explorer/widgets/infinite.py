@@ -5,12 +5,13 @@ import ipywidgets as W
 import numpy as np
 import torch
 
-from .. import plotting as P
-from ..analytic import analytic_kernels
-from ..closed_form import critical_learning_rates
+from ..plots import panels as P
+from ..kernels import analytic_kernels
+from ..dynamics import critical_learning_rates
 from ..experiments import ExperimentConfig, ensemble, gp_prediction
 from ..kernels import empirical_ntk
-from ._common import Panel, dropdown, figure_widget, grid, log_slider, seed_box, slider, target_text, width_selector
+from ._common import Panel, dropdown, grid, log_slider, seed_box, slider, target_text, width_selector
+from .figure import figure_widget
 from ._guards import conditioning_guard, learning_rate_guard
 from .lazy import WIDTHS
 

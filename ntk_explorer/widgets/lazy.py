@@ -4,8 +4,9 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 
-from .. import plotting as P
-from ._common import Panel, dropdown, figure_widget, grid, log_slider, seed_box, slider, target_text, width_selector
+from ..plots import panels as P
+from ._common import Panel, dropdown, grid, log_slider, seed_box, slider, target_text, width_selector
+from .figure import figure_widget
 from ._guards import conditioning_guard, divergence_status, input_norm_guard, learning_rate_guard, lr_gauge_html
 from ._lazy_job import History, LazySetup, preview_state, recording, setup_key, snapshot_state
 

@@ -7,9 +7,10 @@ import html
 import ipywidgets as W
 import numpy as np
 
-from .. import plotting as P
+from ..plots import panels as P
 from .. import spectra as S
-from ._common import Panel, dropdown, figure_widget, grid, log_slider, slider
+from ._common import Panel, dropdown, grid, log_slider, slider
+from .figure import figure_widget
 
 __all__ = ["LearnabilityPanel", "theory"]
 

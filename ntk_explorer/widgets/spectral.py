@@ -6,9 +6,10 @@ import html
 import ipywidgets as W
 import numpy as np
 
-from .. import plotting as P
+from ..plots import panels as P
 from .. import spectra as S
-from ._common import Panel, dropdown, figure_widget, seed_box, slider, target_text, width_selector
+from ._common import Panel, dropdown, seed_box, slider, target_text, width_selector
+from .figure import figure_widget
 from ._guards import conditioning_guard, divergence_status, learning_rate_guard, lr_gauge_html
 from ._lazy_job import LazySetup
 from .lazy import WIDTHS

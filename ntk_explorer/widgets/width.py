@@ -7,9 +7,10 @@ import warnings
 import ipywidgets as W
 import numpy as np
 
-from .. import plotting as P
-from ..experiments import SWEEP_METRICS, _fit_slope, width_sweep
-from ._common import Panel, figure_widget, log_slider, slider, target_text
+from ..plots import panels as P
+from ..experiments import SWEEP_METRICS, fit_slope, width_sweep
+from ._common import Panel, log_slider, slider, target_text
+from .figure import figure_widget
 
 __all__ = ["WidthScalingPanel", "sweep_config", "summarize"]
 
@@ -49,7 +50,7 @@ def summarize(widths, values) -> tuple:
         warnings.simplefilter("ignore", RuntimeWarning)  # a width whose seeds all diverged (or not yet run)
         mean = {m: np.nanmean(v, axis=1) for m, v in values.items()}
         std = {m: np.nanstd(v, axis=1, ddof=1) for m, v in values.items()}  # NaN for a single seed
-    slopes = {m: _fit_slope(np.asarray(widths), v) for m, v in values.items()}
+    slopes = {m: fit_slope(np.asarray(widths), v) for m, v in values.items()}
     return mean, std, slopes
 
 

@@ -19,14 +19,14 @@ import torch
 from plotly.subplots import make_subplots
 from torch.func import functional_call
 
-from . import plotting as P
-from .analytic import analytic_kernels
-from .closed_form import critical_learning_rates, gd_mse_predictor
-from .data import circle_points
-from .kernels import empirical_ntk
-from .linearize import linearize
-from .models import MLP, activation_derivative
-from .spectra import learnability, mode_residuals, project_residuals, solve_kappa
+from . import panels as P
+from ..kernels import analytic_kernels
+from ..dynamics.closed_form import critical_learning_rates, gd_mse_predictor
+from ..data import circle_points
+from ..kernels import empirical_ntk
+from ..kernels import linearize
+from ..models import MLP, activation_derivative
+from ..spectra import learnability, mode_residuals, project_residuals, solve_kappa
 
 __all__ = ["SMOOTHNESS", "trajectory_figure", "two_layer_gaps", "linearization_bound_figure", "width_sweep_figure",
            "sweep_comparison_figure", "ntk_errors", "ntk_convergence_figure", "gp_ensemble_figure",

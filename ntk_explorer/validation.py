@@ -65,6 +65,13 @@ def full_precision_matmul():
 
 
 # --------------------------------------------------------------------------------- scalar arguments
+def check_count(name: str, n, minimum: int = 1) -> int:
+    """``n`` as an int, or ValueError when it is not an integer ≥ ``minimum``."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
+        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {n!r}")
+    return int(n)
+
+
 def check_finite_number(value, name, *, minimum=None, strict=False):
     """A finite real number (bool excluded) ≥ ``minimum`` (> it when ``strict``), returned as a float.
 

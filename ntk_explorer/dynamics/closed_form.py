@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ._validation import check_bool
+from ..validation import check_bool
 
 __all__ = ["CriticalLearningRates", "critical_learning_rates", "gd_mse_predictor", "kernel_matrix",
            "kernel_regression_operator"]

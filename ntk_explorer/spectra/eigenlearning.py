@@ -21,8 +21,8 @@ import math
 import numpy as np
 import torch
 
-from ntk_explorer._validation import check_finite_number, check_seed
-from ntk_explorer.spectral_domains import _Domain, as_kernel_matrix, eigensystem
+from ..validation import check_finite_number, check_seed
+from .domains import _Domain, as_kernel_matrix, eigensystem
 
 __all__ = [
     "solve_kappa",

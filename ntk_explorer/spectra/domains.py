@@ -46,14 +46,14 @@ class _Domain:
         """
         if kind not in ("ntk", "nngp"):
             raise ValueError(f"kind must be 'ntk' or 'nngp', got {kind!r}")
-        from ntk_explorer.kernels import analytic_kernels
+        from ..kernels import analytic_kernels
 
         kernels = analytic_kernels(self.x, depth=depth, activation=activation, sigma_w=sigma_w, sigma_b=sigma_b)
         return getattr(kernels, kind)
 
     def empirical_ntk(self, model, method="auto"):
         """(M, M) empirical NTK Θ̂(x, x') of a scalar-output `model` on the domain points (on its device)."""
-        from ntk_explorer.kernels import empirical_ntk
+        from ..kernels import empirical_ntk
 
         param = next(model.parameters())
         x = self.x.to(device=param.device, dtype=param.dtype)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ntk_explorer._validation import check_finite_number, check_seed
-from ntk_explorer.eigenlearning import _check_domain, _values, kernel_regression, random_train_sets
-from ntk_explorer.spectral_domains import _Domain, as_kernel_matrix
+from ..validation import check_finite_number, check_seed
+from .eigenlearning import _check_domain, _values, kernel_regression, random_train_sets
+from .domains import _Domain, as_kernel_matrix
 
 __all__ = ["ModeResiduals", "mode_residuals", "project_residuals", "NetworkLearnability", "network_learnability"]
 
@@ -113,7 +113,7 @@ def _stacked_mlps(models):
 
 def _batched_forward(model, W, b, x):
     """Outputs (B, N) of B stacked copies of an MLP (its documented h = m_W W a + m_b b layers) on x (B, N, d)."""
-    from ntk_explorer.models import activation_fn
+    from ..models import activation_fn
 
     phi, h = activation_fn(model.activation), x
     for l, (Wl, bl) in enumerate(zip(W, b)):
@@ -173,7 +173,7 @@ def _linearized_predictions(domain, models, x_all, idx, y, center):
 
 def _gd_predictions(models, x_all, idx, y, center, lr, max_steps, tol):
     """f̂ (trials, M, T) of the networks after GD, final losses (trials, T) and the number of steps run."""
-    from ntk_explorer.kernels import empirical_ntk
+    from ..kernels import empirical_ntk
 
     trials, n, T = y.shape
     M = x_all.shape[0]
@@ -212,7 +212,7 @@ def network_learnability(domain: _Domain, target, n, *, width, depth=1, activati
     target: values on the domain (M,) or (M, T), or a callable of domain.x; each target gets its own networks.
     Runs on one CPU thread (restored after): small batched matmuls are slower with more.
     """
-    from ntk_explorer.models import MLP
+    from ..models import MLP
 
     if method not in ("gd", "linearized"):
         raise ValueError(f"method must be 'gd' or 'linearized', got {method!r}")

@@ -16,13 +16,13 @@ import math
 import numpy as np
 import torch
 
-from ._losses import Loss
-from ._validation import as_inputs, model_dtype_device
+from .losses import Loss
+from ..validation import as_inputs, model_dtype_device
 from .closed_form import critical_learning_rates, kernel_matrix
-from .kernels import empirical_ntk
-from .linearize import LinearizedModel
-from .memory import check_training_memory
-from .models import MLP
+from ..kernels.empirical import empirical_ntk
+from ..kernels.linearize import LinearizedModel
+from ..memory import check_training_memory
+from ..models import MLP
 
 
 def check_positive_int(value, name: str) -> int:
@@ -165,9 +165,13 @@ class Engine:
         return self.f0_eval - (self.lr / self.n) * step
 
     # ------------------------------------------------------------------------------------- recording
-    def kernel_drift(self) -> float:
+    def kernel_now(self):
+        """(‖Θ_t − Θ_0‖_F/‖Θ_0‖_F, eigenvalues of Θ_t in descending order) on the training set, Θ_t the
+        empirical NTK at the current parameters ((N·O) × (N·O) for O outputs)."""
         k = self._flat(empirical_ntk(self.net, self.x))
-        return float(torch.linalg.matrix_norm(k - self.k0_train)) / self.k0_norm
+        drift = float(torch.linalg.matrix_norm(k - self.k0_train)) / self.k0_norm
+        eigenvalues = torch.linalg.eigvalsh(0.5 * (k + k.T)).flip(0).cpu().numpy()
+        return drift, eigenvalues
 
     def _numpy(self, value):
         if value is None:
@@ -184,12 +188,12 @@ class Engine:
             a, b = (f_eval, flin_eval) if f_eval is not None else (h.detach(), self.flin_train)
             discrepancy = float(torch.sqrt(torch.mean((a - b).square())))
             moved = sum(float(torch.dist(p, p0)) ** 2 for p, p0 in zip(self.params, self.theta0))
-            drift = self.kernel_drift() if kernel else math.nan
+            drift, eigenvalues = self.kernel_now() if kernel else (math.nan, None)
         return dict(step=int(step), loss=float(losses[0]), loss_lin=float(losses[1]),
                         f_train=self._numpy(h), flin_train=self._numpy(self.flin_train),
                         f_eval=self._numpy(f_eval), flin_eval=self._numpy(flin_eval),
                         discrepancy=discrepancy, param_distance=math.sqrt(moved) / self.theta0_norm,
-                        kernel_drift=drift)
+                        kernel_drift=drift, ntk_eigenvalues=eigenvalues)
 
     def rewound_snapshot(self, step):
         """Snapshot of the state before the last update (used when that update diverged)."""

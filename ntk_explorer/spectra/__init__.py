@@ -13,7 +13,7 @@ This module is the public face of three implementation modules:
   training residual under GD on (1/(2N)) Σ r².
 """
 
-from ntk_explorer.eigenlearning import (
+from .eigenlearning import (
     d_learnability,
     empirical_learnability,
     kernel_regression,
@@ -23,14 +23,14 @@ from ntk_explorer.eigenlearning import (
     solve_kappa,
     transfer_matrix,
 )
-from ntk_explorer.mode_dynamics import (
+from .mode_dynamics import (
     ModeResiduals,
     NetworkLearnability,
     mode_residuals,
     network_learnability,
     project_residuals,
 )
-from ntk_explorer.spectral_domains import (
+from .domains import (
     Circle,
     EigenSystem,
     Hypercube,

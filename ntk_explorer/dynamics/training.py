@@ -25,9 +25,9 @@ from typing import Callable, Iterator, Optional, Union
 import numpy as np
 import torch
 
-from ._engine import Engine, check_positive_int, check_positive_number
+from .engine import Engine, check_positive_int, check_positive_number
 
-__all__ = ["Snapshot", "Trajectory", "train_stream", "train", "DIVERGENCE_FACTOR"]
+__all__ = ["Snapshot", "Trajectory", "TrainingStream", "train_stream", "train", "DIVERGENCE_FACTOR"]
 
 DIVERGENCE_FACTOR = 1e6
 
@@ -38,8 +38,10 @@ class Snapshot:
     ``f_train``/``flin_train`` (N,) or (N, O); ``f_eval``/``flin_eval`` the same on x_eval (None without
     x_eval); ``discrepancy``: RMS of f − f^lin over eval points (training points if none);
     ``param_distance``: ‖θ_t − θ_0‖/‖θ_0‖; ``kernel_drift``: ‖Θ_t − Θ_0‖_F/‖Θ_0‖_F on the training set
-    (NaN when not computed at this step); ``diverged``/``message``: set on the last snapshot of a run that
-    diverged (it then holds the last state whose losses were finite and below 1e6 × the initial loss)."""
+    (NaN when not computed at this step); ``ntk_eigenvalues``: the eigenvalues of Θ_t on the training set in
+    descending order, computed with the kernel drift from the same kernel (None at other steps);
+    ``diverged``/``message``: set on the last snapshot of a run that diverged (it then holds the last state whose
+    losses were finite and below 1e6 × the initial loss)."""
     step: int
     loss: float
     loss_lin: float
@@ -50,6 +52,7 @@ class Snapshot:
     discrepancy: float
     param_distance: float
     kernel_drift: float
+    ntk_eigenvalues: Optional[np.ndarray] = None
     diverged: bool = False
     message: str = ""
 
@@ -63,8 +66,9 @@ class Snapshot:
 @dataclass(frozen=True, eq=False)
 class Trajectory:
     """The fields of :class:`Snapshot` stacked over the recorded snapshots (first axis = snapshot):
-    ``step`` (S,) int, losses and metrics (S,), f arrays (S, N[, O]) / (S, M[, O]) or None, ``diverged``
-    (S,) bool and ``message`` (S,) str.  ``trajectory[i]`` is the i-th Snapshot; ``trajectory.final``
+    ``step`` (S,) int, losses and metrics (S,), f arrays (S, N[, O]) / (S, M[, O]) or None,
+    ``ntk_eigenvalues`` (S, N·O) with NaN rows where the kernel was not computed (None when it never was),
+    ``diverged`` (S,) bool and ``message`` (S,) str.  ``trajectory[i]`` is the i-th Snapshot; ``trajectory.final``
     the last one."""
     step: np.ndarray
     loss: np.ndarray
@@ -76,6 +80,7 @@ class Trajectory:
     discrepancy: np.ndarray
     param_distance: np.ndarray
     kernel_drift: np.ndarray
+    ntk_eigenvalues: Optional[np.ndarray]
     diverged: np.ndarray
     message: np.ndarray
 
@@ -87,6 +92,10 @@ class Trajectory:
 
         def stack(name):
             values = [getattr(s, name) for s in snapshots]
+            if name == "ntk_eigenvalues":  # computed every kernel_every steps only: NaN rows elsewhere
+                size = next((len(v) for v in values if v is not None), None)
+                return None if size is None else np.stack([np.full(size, np.nan) if v is None else v
+                                                           for v in values])
             return None if values[0] is None else np.stack(values) if isinstance(values[0], np.ndarray) \
                 else np.asarray(values)
         return cls(**{f.name: stack(f.name) for f in fields(cls)})
@@ -98,6 +107,9 @@ class Trajectory:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         item = {k: (None if v is None else v[index]) for k, v in values.items()}
         scalars = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in item.items()}
+        eigenvalues = scalars["ntk_eigenvalues"]
+        if eigenvalues is not None and np.isnan(eigenvalues).all():
+            scalars["ntk_eigenvalues"] = None
         return Snapshot(**scalars)
 
     @property
@@ -106,6 +118,36 @@ class Trajectory:
 
 
 StopSignal = Union[threading.Event, Callable[[], bool], None]
+
+
+class TrainingStream:
+    """The iterator :func:`train_stream` returns: yields :class:`Snapshot` s; ``network`` is the copy of the
+    model being trained (public, so Θ_t or anything else can be computed from it).  While a snapshot is being
+    handled the network may already hold the parameters of the following step (snapshots are yielded one step
+    late); once the stream is exhausted it holds the parameters of the last snapshot.  ``initial_ntk`` is Θ_0
+    on the training set ((N·O) × (N·O), float, the model's device)."""
+
+    def __init__(self, engine: Engine, steps: int, record_every: int, kernel_every: Optional[int],
+                 stop: StopSignal):
+        self._engine = engine
+        self._snapshots = _run(engine, steps, record_every, kernel_every, stop)
+
+    @property
+    def network(self) -> torch.nn.Module:
+        return self._engine.net
+
+    @property
+    def initial_ntk(self) -> torch.Tensor:
+        return self._engine.k0_train
+
+    def __iter__(self) -> "TrainingStream":
+        return self
+
+    def __next__(self) -> Snapshot:
+        return next(self._snapshots)
+
+    def close(self) -> None:
+        self._snapshots.close()
 
 
 def _stop_requested(stop: StopSignal) -> bool:
@@ -134,7 +176,7 @@ def _check_arguments(steps, record_every, kernel_every, linearization, stop):
 def train_stream(model: torch.nn.Module, x_train, y_train, *, lr: float, steps: int, x_eval=None,
                  loss: str = "mse", record_every: int = 1, kernel_every: Optional[int] = None,
                  linearization: str = "function", stop: StopSignal = None,
-                 output_scale: float = 1.0) -> Iterator[Snapshot]:
+                 output_scale: float = 1.0) -> TrainingStream:
     """Trains a copy of ``model`` by full-batch GD with learning rate ``lr`` for ``steps`` steps, and its
     linearization f^lin in lock-step, yielding a :class:`Snapshot` at steps 0, record_every, 2·record_every,
     … and ``steps`` (a snapshot is yielded once the following step has been checked, i.e. one step late).
@@ -149,6 +191,7 @@ def train_stream(model: torch.nn.Module, x_train, y_train, *, lr: float, steps: 
     α(f − f_0) keeps the initial function).  f^lin is then independent of α while f − f^lin = O(1/α).
     Divergence: a non-finite loss (of f or f^lin) or one above DIVERGENCE_FACTOR × the initial loss ends
     the stream with ``diverged=True`` and a message naming the critical learning rate 2N/λ_max(Θ_0).
+    Returns a :class:`TrainingStream`: iterate it for the snapshots; its ``network`` is the network being trained.
     Memory: before anything is allocated, ``ntk_explorer.memory.estimate_training_bytes`` (parameter copies,
     activations, Θ_0 over train + eval points) is compared with the budget; above it a MemoryBudgetError
     (a ValueError) says which setting to lower.
@@ -158,7 +201,7 @@ def train_stream(model: torch.nn.Module, x_train, y_train, *, lr: float, steps: 
     check_positive_number(output_scale, "output_scale")
     engine = Engine(model, x_train, y_train, x_eval, lr=float(lr), loss=loss, linearization=linearization,
                     output_scale=float(output_scale))  # validates the data and computes Θ_0 eagerly
-    return _run(engine, int(steps), int(record_every), kernel_every, stop)
+    return TrainingStream(engine, int(steps), int(record_every), kernel_every, stop)
 
 
 def _run(engine: Engine, steps: int, record_every: int, kernel_every: Optional[int],

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .memory import check_memory
-from .models import ACTIVATIONS, activation_derivative, activation_fn, MLPConfig
+from ..memory import check_memory
+from ..models import ACTIVATIONS, activation_derivative, activation_fn, MLPConfig
 
 __all__ = ["analytic_kernels", "AnalyticKernels", "gaussian_expectations"]
 

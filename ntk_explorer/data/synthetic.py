@@ -19,8 +19,8 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ntk_explorer._expression import TargetExpression, parse_target
-from ntk_explorer._validation import check_device, check_finite_number, check_float_dtype, check_seed
+from .expression import TargetExpression, parse_target
+from ..validation import check_count, check_device, check_finite_number, check_float_dtype, check_seed
 
 __all__ = [
     "Dataset", "make_dataset", "circle_points", "sphere_points", "hypercube_points",
@@ -45,18 +45,12 @@ def _points(x) -> np.ndarray:
     return x
 
 
-def _check_count(name: str, n, minimum: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
-        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {n!r}")
-    return int(n)
-
-
 # ----------------------------------------------------------------------------------------- domains
 def circle_points(n: int, *, sampling: str = "grid", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """n points on the unit circle: returns (x of shape (n, 2), angles t of shape (n,)).
 
     sampling="grid": t_i = 2π i / n; sampling="random": t uniform on [0, 2π) (sorted)."""
-    n, seed = _check_count("n", n), check_seed(seed)
+    n, seed = check_count("n", n), check_seed(seed)
     if sampling == "grid":
         t = 2 * np.pi * np.arange(n) / n
     elif sampling == "random":
@@ -68,7 +62,7 @@ def circle_points(n: int, *, sampling: str = "grid", seed: int = 0) -> tuple[np.
 
 def sphere_points(n: int, dim: int, *, seed: int = 0) -> np.ndarray:
     """n points uniform on the unit sphere S^{dim−1} ⊂ R^dim (normalised Gaussians), shape (n, dim)."""
-    n, dim, seed = _check_count("n", n), _check_count("dim", dim, 2), check_seed(seed)
+    n, dim, seed = check_count("n", n), check_count("dim", dim, 2), check_seed(seed)
     z = np.random.default_rng(seed).standard_normal((n, dim))
     return z / np.linalg.norm(z, axis=1, keepdims=True)
 
@@ -76,11 +70,11 @@ def sphere_points(n: int, dim: int, *, seed: int = 0) -> np.ndarray:
 def hypercube_points(n: Optional[int], dim: int, *, seed: int = 0) -> np.ndarray:
     """n distinct vertices of {−1, 1}^dim / sqrt(dim), sampled without replacement (all 2^dim if n is
     None), shape (n, dim); every point has norm 1."""
-    dim, seed = _check_count("dim", dim, 1), check_seed(seed)
+    dim, seed = check_count("dim", dim, 1), check_seed(seed)
     if dim > 30:
         raise ValueError(f"dim must be ≤ 30 for the hypercube, got {dim}")
     total = 2 ** dim
-    n = total if n is None else _check_count("n", n)
+    n = total if n is None else check_count("n", n)
     if n > total:
         raise ValueError(f"the hypercube of dim {dim} has only {total} vertices; asked for n = {n}")
     index = np.random.default_rng(seed).choice(total, size=n, replace=False) if n < total \
@@ -128,7 +122,7 @@ def walsh_target(subset) -> Callable:
     {−1,1}^d/sqrt(d) this is Π_{i∈S} sqrt(d)·x_i, a parity of |S| bits."""
     if isinstance(subset, (str, bytes)) or not hasattr(subset, "__iter__"):
         raise TypeError(f"subset must be a collection of 1-based coordinates, got {type(subset).__name__}")
-    indices = sorted({_check_count("subset", i) for i in subset})  # 1-based coordinates ≥ 1
+    indices = sorted({check_count("subset", i) for i in subset})  # 1-based coordinates ≥ 1
 
     def target(x):
         x = _points(x)
@@ -142,7 +136,7 @@ def random_smooth_target(seed: int = 0, *, n_features: int = 64, lengthscale: fl
     """A random smooth function: a sample of a Gaussian process with squared-exponential kernel
     exp(−‖x−x'‖²/(2ℓ²)), via random Fourier features sqrt(2/m) Σ_j a_j cos(w_j·x + b_j),
     a_j ~ N(0,1), w_j ~ N(0, ℓ^{−2} I), b_j ~ U[0, 2π).  Deterministic given seed and input dimension."""
-    n_features, seed = _check_count("n_features", n_features), check_seed(seed)
+    n_features, seed = check_count("n_features", n_features), check_seed(seed)
     lengthscale = check_finite_number(lengthscale, "lengthscale", minimum=0, strict=True)
 
     def target(x):
@@ -175,7 +169,7 @@ def _evaluate_target(target: Callable, x: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------- splits and noise
 def train_eval_split(x, y, n_train: int, *, seed: int = 0):
     """Random split of (x, y) into (x_train, y_train, x_eval, y_eval) with n_train training points."""
-    n_train, seed = _check_count("n_train", n_train), check_seed(seed)
+    n_train, seed = check_count("n_train", n_train), check_seed(seed)
     if len(y) != len(x):
         raise ValueError(f"y has {len(y)} rows but x has {len(x)}; they must be paired")
     if n_train >= len(x):
@@ -246,7 +240,7 @@ def make_dataset(domain: str = "circle", *, n_train: int = 32, n_eval: int = 256
     noise: std of Gaussian label noise on y_train.  classification: labels sign(target) ∈ {−1, +1}
     (sign(0) = +1), each training label flipped with probability ``flip``.
     """
-    n_train, n_eval = _check_count("n_train", n_train), _check_count("n_eval", n_eval)
+    n_train, n_eval = check_count("n_train", n_train), check_count("n_eval", n_eval)
     seed, dtype = check_seed(seed), check_float_dtype(dtype)
     device = None if device is None else check_device(device)
     x_train, x_eval = _domain_points(domain, n_train, n_eval, dim, sampling, seed)

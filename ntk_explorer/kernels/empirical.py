@@ -20,12 +20,11 @@ import math
 import torch
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from ._validation import as_inputs, check_bool, check_finite_number, full_precision_matmul, model_dtype_device
-from .memory import check_memory, estimate_ntk_bytes
-from .analytic import AnalyticKernels, analytic_kernels
-from .models import MLP, activation_derivative
+from ..validation import as_inputs, check_bool, check_finite_number, full_precision_matmul, model_dtype_device
+from ..memory import check_memory, estimate_ntk_bytes
+from ..models import MLP, activation_derivative
 
-__all__ = ["empirical_ntk", "analytic_kernels", "AnalyticKernels", "NTK_METHODS"]
+__all__ = ["empirical_ntk", "NTK_METHODS"]
 
 NTK_METHODS = ("auto", "structured", "jacobian", "ntk_vp")
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
