@@ -29,7 +29,7 @@ class Slope(NamedTuple):
 class WidthSweep:
     """``values[metric]``: (W, S) array of sup_t metric per width and seed (NaN for a diverged run);
     ``mean``/``std`` over seeds (W,); ``slopes[metric]``: fitted log-log :class:`Slope`.  Theorem 2.1
-    (seed 000) bounds the metrics by O(width^{−1/2}); finer analyses predict width^{−1} for the
+    (Lee et al. 2019) bounds the metrics by O(width^{−1/2}); finer analyses predict width^{−1} for the
     discrepancy and the kernel drift of smooth activations.  ``str(sweep)`` prints the table."""
     widths: np.ndarray
     seeds: tuple
