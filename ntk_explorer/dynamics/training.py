@@ -28,7 +28,8 @@ import torch
 
 from .engine import Engine, check_positive_int, check_positive_number
 
-__all__ = ["Snapshot", "Trajectory", "TrainingStream", "train_stream", "train", "DIVERGENCE_FACTOR"]
+__all__ = ["Snapshot", "Trajectory", "TrainingStream", "train_stream", "train", "DIVERGENCE_FACTOR", "StopSignal",
+           "check_stop", "stop_requested"]
 
 DIVERGENCE_FACTOR = 1e6
 
@@ -151,7 +152,15 @@ class TrainingStream:
         self._snapshots.close()
 
 
-def _stop_requested(stop: StopSignal) -> bool:
+def check_stop(stop: StopSignal) -> StopSignal:
+    """``stop`` unchanged if it is None, a threading.Event (anything with ``is_set``) or a callable, else TypeError."""
+    if stop is not None and not (hasattr(stop, "is_set") or callable(stop)):
+        raise TypeError(f"stop must be a threading.Event or a callable, got {type(stop).__name__}")
+    return stop
+
+
+def stop_requested(stop: StopSignal) -> bool:
+    """Whether ``stop`` (None, a threading.Event or a callable returning a bool) asks to stop now."""
     if stop is None:
         return False
     if hasattr(stop, "is_set"):
@@ -170,8 +179,7 @@ def _check_arguments(steps, record_every, kernel_every, linearization, stop):
                              f"({record_every}) so that the kernel drift lands on recorded steps")
     if linearization not in ("function", "parameter"):
         raise ValueError(f"linearization must be 'function' or 'parameter', got {linearization!r}")
-    if stop is not None and not (hasattr(stop, "is_set") or callable(stop)):
-        raise TypeError(f"stop must be a threading.Event or a callable, got {type(stop).__name__}")
+    check_stop(stop)
 
 
 def train_stream(model: torch.nn.Module, x_train, y_train, *, lr: float, steps: int, x_eval=None,
@@ -211,7 +219,7 @@ def _run(engine: Engine, steps: int, record_every: int, kernel_every: Optional[i
     last_yielded: Optional[Snapshot] = None
     threshold = None
     for step in range(steps + 1):
-        if step > 0 and _stop_requested(stop):
+        if step > 0 and stop_requested(stop):
             break
         h, loss_t, losses = engine.forward()
         if threshold is None:
