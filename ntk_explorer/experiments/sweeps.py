@@ -72,7 +72,7 @@ def width_sweep(widths, seeds, *, progress: Optional[bool] = None, **config) -> 
     anything is allocated (``ntk_explorer.memory``; MemoryBudgetError says which setting to lower)."""
     widths, seeds, base = check_widths(widths), check_seeds(seeds), as_config(config)
     check_training_memory(base.n_train, base.n_eval, width=int(widths[-1]), depth=base.depth, in_dim=base.in_dim,
-                          device=config_device(base))  # the widest run, before anything is allocated
+                          out_dim=base.out_dim, device=config_device(base))  # the widest run, before allocating
     data = base.dataset()
     values = {m: np.full((len(widths), len(seeds)), math.nan) for m in SWEEP_METRICS}
     runs = [(i, j) for i in range(len(widths)) for j in range(len(seeds))]
