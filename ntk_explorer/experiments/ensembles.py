@@ -46,8 +46,8 @@ def ensemble(config, seeds) -> EnsembleResult:
     the per-network gradients from one backward pass of the summed (independent) losses.  The memory of all
     networks together is checked before any is built (``ntk_explorer.memory.estimate_ensemble_bytes``)."""
     config, seeds = as_config(config), check_seeds(seeds)
-    if config.loss != "mse" or config.output_scale != 1.0:
-        raise ValueError("ensemble supports loss='mse' and output_scale=1 only")
+    if config.loss != "mse" or config.output_scale != 1.0 or config.out_dim != 1:
+        raise ValueError("ensemble supports loss='mse', output_scale=1 and one output only")
     check_ensemble_memory(len(seeds), config.n_train, config.n_eval, width=config.width, depth=config.depth,
                           in_dim=config.in_dim, device=config_device(config))
     data = config.dataset()
