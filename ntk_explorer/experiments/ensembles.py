@@ -41,7 +41,7 @@ class EnsembleResult:
 
 
 def ensemble(config, seeds) -> EnsembleResult:
-    """Trains one network per seed (MSE, full-batch GD, rate config.lr × lr_scale) as a single vectorised
+    """Trains one network per seed (MSE, full-batch GD, rate ``model.scaled_lr(config.lr)``) as a single vectorised
     model: parameters stacked with torch.func.stack_module_state, outputs by vmap(functional_call), and
     the per-network gradients from one backward pass of the summed (independent) losses.  The memory of all
     networks together is checked before any is built (``ntk_explorer.memory.estimate_ensemble_bytes``)."""
@@ -53,7 +53,7 @@ def ensemble(config, seeds) -> EnsembleResult:
     data = config.dataset()
     models = [config.model(seed) for seed in seeds]
     params, buffers = stack_module_state(models)
-    base, lr = models[0], config.lr * models[0].lr_scale
+    base, lr = models[0], models[0].scaled_lr(config.lr)
     device = next(base.parameters()).device
     x, x_eval = data.x_train.to(device), data.x_eval.to(device)
     y = data.y_train.to(device).reshape(len(x), -1)

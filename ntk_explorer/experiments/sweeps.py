@@ -142,7 +142,7 @@ def _sweep_runs(widths, seeds, base: ExperimentConfig, stop: StopSignal) -> Iter
             if stop_requested(stop):
                 return
             model = base.model(seed, int(width))
-            trajectory = train(model, data.x_train, data.y_train, lr=base.lr * model.lr_scale, steps=base.steps,
+            trajectory = train(model, data.x_train, data.y_train, lr=model.scaled_lr(base.lr), steps=base.steps,
                                x_eval=data.x_eval, loss=base.loss, record_every=base.record_every,
                                kernel_every=base.kernel_every, output_scale=base.output_scale, stop=stop)
             diverged = bool(trajectory.diverged.any())
