@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from ..validation import check_finite_number, check_seed
-from .eigenlearning import _check_domain, _values, kernel_regression, random_train_sets
-from .domains import _Domain, as_kernel_matrix
+from .eigenlearning import kernel_regression, random_train_sets, target_values
+from .domains import Domain, as_kernel_matrix, check_domain
 
 __all__ = ["ModeResiduals", "mode_residuals", "project_residuals", "NetworkLearnability", "network_learnability"]
 
@@ -197,7 +197,7 @@ def _gd_predictions(models, x_all, idx, y, center, lr, max_steps, tol):
 
 
 @_single_thread()
-def network_learnability(domain: _Domain, target, n, *, width, depth=1, activation="relu", parameterization="ntk",
+def network_learnability(domain: Domain, target, n, *, width, depth=1, activation="relu", parameterization="ntk",
                          sigma_w=1.0, sigma_b=0.0, trials=20, method="gd", lr=None, max_steps=20000, tol=1e-6,
                          center=True, seed=0, device=None) -> NetworkLearnability:
     """D-learnability ⟨f, f̂⟩/⟨f, f⟩ of finite MLPs trained on n random domain points (seed 000 eqs. 6, 34; §5).
@@ -220,8 +220,8 @@ def network_learnability(domain: _Domain, target, n, *, width, depth=1, activati
         raise ValueError(f"lr must be None (automatic) or a finite number > 0, got {lr!r}")
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be an int ≥ 1, got {max_steps!r}")
-    tol, seed, M = check_finite_number(tol, "tol", minimum=0), check_seed(seed), _check_domain(domain).M
-    f = _values(target(domain.x) if callable(target) else target, M, torch.device("cpu")).reshape(M, -1)
+    tol, seed, M = check_finite_number(tol, "tol", minimum=0), check_seed(seed), check_domain(domain).M
+    f = target_values(target(domain.x) if callable(target) else target, M, torch.device("cpu")).reshape(M, -1)
     idx = random_train_sets(M, n, trials, seed)
     models = [MLP(domain.dim, width, depth, 1, activation, parameterization, sigma_w, sigma_b, seed + i,
                   device=device) for i in range(trials)]
