@@ -131,7 +131,7 @@ def width_sweep_stream(widths, seeds, *, stop: StopSignal = None, **config) -> S
     widths, seeds, base = check_widths(widths), check_seeds(seeds), as_config(config)
     check_stop(stop)
     check_training_memory(base.n_train, base.n_eval, width=int(widths[-1]), depth=base.depth, in_dim=base.in_dim,
-                          device=config_device(base))  # the widest run, before anything is allocated
+                          out_dim=base.out_dim, device=config_device(base))  # the widest run, before allocating
     return SweepStream(widths, seeds, base, stop)
 
 

@@ -70,7 +70,7 @@ def _line(x, y, name, color, dash="solid", width=2.0, mode="lines", **extra):
 # ------------------------------------------------------------------------------------------ lesson 01
 def trajectory_figure(trajectory, data, index: int = -1) -> go.Figure:
     """Left: target, f_0, f_t and f^lin_t on the circle at recorded snapshot ``index`` (default: the last) with the
-    training points; right: the three Theorem 2.1 quantities (seed 000 eqs. 2–4) against the step.
+    training points; right: the three Theorem 2.1 quantities (Lee et al. 2019) against the step.
     ``trajectory`` from ``train(..., x_eval=data.x_eval)``; ``data`` a circle ``Dataset``."""
     if trajectory.f_eval is None or data.t_eval is None:
         raise ValueError("trajectory_figure needs a trajectory trained with x_eval = data.x_eval on the circle")
@@ -98,11 +98,13 @@ def trajectory_figure(trajectory, data, index: int = -1) -> go.Figure:
 
 def linearization_bound_figure(widths=(16, 64, 256, 1024, 4096, 16384), *, radius: float = 1.0,
                                activation: str = "erf", seed: int = 0) -> go.Figure:
-    """Log-log plot of :func:`two_layer_gaps`: the bound β‖w − w_0‖²/(2√m) of seed 004 and the measured gaps."""
+    """Log-log plot of :func:`two_layer_gaps`: the bound β‖w − w_0‖²/(2√m) (Sutherland's NTK slides) and the
+    measured gaps."""
     g = two_layer_gaps(widths, radius=radius, activation=activation, seed=seed)
     fig = P.base_figure(f"Two-layer {activation} network at ‖w − w_0‖ = {radius:g}: |f − f^lin| against the bound",
                         "width m", "max_x |f(x; w) − f^lin(x; w)|", log_x=True, log_y=True, height=400)
-    fig.add_trace(_line(g["widths"], g["bound"], "bound β‖w − w_0‖²/(2√m) (seed 004)", _C["theory"], width=2.5))
+    fig.add_trace(_line(g["widths"], g["bound"], "bound β‖w − w_0‖²/(2√m) (Sutherland 2023)", _C["theory"],
+                        width=2.5))
     for name, color, symbol in (("aligned", _C["flin"], "diamond"), ("random", _C["f"], "circle")):
         fig.add_trace(go.Scatter(x=g["widths"], y=g[name], mode="lines+markers", line=dict(color=color, dash="dash"),
                                  marker=dict(symbol=symbol, size=9),
@@ -165,7 +167,7 @@ def ntk_convergence_figure(widths=(16, 64, 256, 1024, 4096), seeds=3, *, depth: 
 
 
 def gp_ensemble_figure(gp, result, data) -> go.Figure:
-    """The NTK-GP of seed 001 Corollary 1 (``gp_prediction``: mean ± 2σ) against the mean ± 2σ of an ensemble of
+    """The NTK-GP of Lee et al. 2019 (``gp_prediction``: mean ± 2σ) against the mean ± 2σ of an ensemble of
     trained networks (``ensemble``, last recorded step), on the circle ``data``."""
     t = _np(data.t_eval)
     mean, sd = _np(gp.mean), np.sqrt(np.clip(_np(gp.variance), 0.0, None))
@@ -176,7 +178,7 @@ def gp_ensemble_figure(gp, result, data) -> go.Figure:
                         "angle t on the unit circle", "output", height=400)
     fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([mean + 2 * sd, (mean - 2 * sd)[::-1]]),
                              fill="toself", fillcolor="rgba(230,159,0,0.25)", line=dict(width=0), hoverinfo="skip",
-                             name="GP mean ± 2σ (seed 001 eqs. 27–28)"))
+                             name="GP mean ± 2σ (Lee et al. 2019)"))
     fig.add_trace(_line(t, mean, "GP mean", _C["closed"], width=3))
     fig.add_trace(_line(t, e_mean, "ensemble mean", _C["empirical"], dash="dash", width=2.5))
     band = np.concatenate([e_mean + 2 * e_sd, [np.nan], e_mean - 2 * e_sd])  # two curves, one legend entry
@@ -192,7 +194,7 @@ def gp_ensemble_figure(gp, result, data) -> go.Figure:
 def learnability_figure(eigsys, n: int, measured: dict | None = None, ridge: float = 0.0) -> go.Figure:
     """Left: eigenlearning theory L(λ) = λ/(λ + κ) (κ from ``solve_kappa``) with the levels of ``eigsys`` and
     measured learnabilities (``measured``: label → (eigenvalues, mean, stderr), plotted ± 2 stderr);
-    right: m_k·L_k per level, which sum to n (seed 000 Theorem 2.2, eq. 11)."""
+    right: m_k·L_k per level, which sum to n (the conservation law of Simon et al. 2021)."""
     lam, m = _np(eigsys.level_eigenvalues), _np(eigsys.multiplicities)
     lam = np.where(lam > 1e-14 * lam.max(), lam, 0.0)
     live = lam > 0
