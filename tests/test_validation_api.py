@@ -65,6 +65,8 @@ def _config(c, **overrides):
 CASES = [
     # ------------------------------------------------------------------------------------------- MLP
     ("MLP width 0", lambda c: nx.MLP(2, 0, 1), ValueError, "width"),
+    ("MLP scaled_lr 0", lambda c: nx.MLP(2, 8, 1).scaled_lr(0.0), ValueError, "base_lr"),
+    ("MLP scaled_lr str", lambda c: nx.MLP(2, 8, 1).scaled_lr("fast"), TypeError, "base_lr"),
     ("MLP width float", lambda c: nx.MLP(2, 8.5, 1), TypeError, "width"),
     ("MLP width bool", lambda c: nx.MLP(2, True, 1), TypeError, "width"),
     ("MLP depth -1", lambda c: nx.MLP(2, 8, -1), ValueError, "depth"),
@@ -198,6 +200,10 @@ CASES = [
     ("ExperimentConfig activation", lambda c: nx.ExperimentConfig(activation="swish"), ValueError, "activation"),
     ("ExperimentConfig sigma_w", lambda c: nx.ExperimentConfig(sigma_w=NAN), ValueError, "sigma_w"),
     ("ExperimentConfig target", lambda c: nx.ExperimentConfig(target=3), TypeError, "target"),
+    ("lazy_rich_phase scales", lambda c: nx.lazy_rich_phase([8], [-1.0]), ValueError, "scales"),
+    ("lazy_rich_phase steps", lambda c: nx.lazy_rich_phase([8], [1.0], steps=-1), ValueError, "steps"),
+    ("lazy_rich_phase_stream widths", lambda c: nx.lazy_rich_phase_stream([0], [1.0]), ValueError, "widths"),
+    ("lazy_rich_phase_stream stop", lambda c: nx.lazy_rich_phase_stream([8], [1.0], stop="x"), TypeError, "stop"),
     ("width_sweep widths empty", lambda c: nx.width_sweep([], 1, **c["small"]), ValueError, "widths"),
     ("width_sweep widths 0", lambda c: nx.width_sweep([0, 8], 1, **c["small"]), ValueError, "widths"),
     ("width_sweep widths str", lambda c: nx.width_sweep(["a"], 1, **c["small"]), (ValueError, TypeError), "widths"),
