@@ -109,7 +109,7 @@ def panel_grid(rows: int, cols: int, titles, *, height: int, vertical_spacing: f
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(titles), horizontal_spacing=0.13,
                         vertical_spacing=vertical_spacing)
     fig.update_layout(height=height, margin=dict(l=62, r=28, t=36, b=10), template="simple_white",
-                      legend=dict(orientation="h", yanchor="top", y=-0.07 * 2 / rows, x=0, font=dict(size=11),
+                      legend=dict(orientation="h", yanchor="top", y=-0.08 if rows > 1 else -0.2, x=0, font=dict(size=11),
                                   entrywidth=0.25, entrywidthmode="fraction"),
                       font=dict(size=12), hovermode="closest")
     fig.update_annotations(font_size=13)

@@ -164,8 +164,7 @@ print(gp.mean, result.mean[-1])
         else:
             updates["ens_mean"] = updates["ens_band"] = dict(x=empty, y=empty)
         P.set_traces(self.figure, updates)
-        P.set_subplot_title(self.figure, 0, f"NTK slice Θ(x_0, x), x_0 at angle 0; ‖Θ̂_0 − Θ‖_F/‖Θ‖_F = "
-                                            f"{frame.error:.3g}")
+        P.set_subplot_title(self.figure, 0, f"NTK slice Θ(x_0, ·); ‖Θ̂_0 − Θ‖_F/‖Θ‖_F = {frame.error:.3g}")
         if frame.gp is not None and frame.ens is not None:
             ratio = np.median(frame.ens[1] ** 2 / np.maximum(frame.gp[1] ** 2, 1e-300))
             self.summary.value = (f"Median variance ratio ensemble/GP over the eval points: {ratio:.2f} "
