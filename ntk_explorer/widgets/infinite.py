@@ -90,9 +90,9 @@ class InfiniteWidthPanel(Panel):
     key, title, equations, run_label = "infinite", "Infinite width", EQUATIONS, "computing kernels"
     auto_run = False
     snippet_imports = "from ntk_explorer import ExperimentConfig, ensemble, gp_prediction\n"
-    snippet_body = """config = ExperimentConfig(width=s.width, depth=s.depth, activation=s.activation, sigma_b=s.bias, n_train=s.n,
-                          n_eval=128, target=s.target, lr=s.lr, steps=s.steps, record_every=s.steps,
-                          kernel_every=None)
+    snippet_body = """config = ExperimentConfig(width=s.width, depth=s.depth, activation=s.activation, sigma_b=s.bias,
+                          n_train=s.n, n_eval=128, target=s.target, lr=s.lr, steps=s.steps,
+                          record_every=s.steps, kernel_every=None)
 data = config.dataset()
 gp = gp_prediction(data.x_train, data.y_train, data.x_eval, lr=s.lr, t=s.steps, depth=s.depth,
                    activation=s.activation, sigma_b=s.bias)
@@ -164,7 +164,8 @@ print(gp.mean, result.mean[-1])
         else:
             updates["ens_mean"] = updates["ens_band"] = dict(x=empty, y=empty)
         P.set_traces(self.figure, updates)
-        P.set_subplot_title(self.figure, 0, f"NTK slice Θ(x_0, ·); ‖Θ̂_0 − Θ‖_F/‖Θ‖_F = {frame.error:.3g}")
+        P.set_subplot_title(self.figure, 0, f"NTK slice Θ(x_0, ·); ‖Θ̂_0 − Θ‖_F/‖Θ‖_F = "
+                                            f"{frame.error:.3g}")
         if frame.gp is not None and frame.ens is not None:
             ratio = np.median(frame.ens[1] ** 2 / np.maximum(frame.gp[1] ** 2, 1e-300))
             self.summary.value = (f"Median variance ratio ensemble/GP over the eval points: {ratio:.2f} "
