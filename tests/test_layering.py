@@ -35,16 +35,16 @@ ROOT = Path(ntk_explorer.__file__).parent
 LAYERS = [
     ("foundation", ["validation", "memory", "_version"]),
     ("models and data", ["models", "data", "data.dataset", "data.digits", "data.expression", "data.synthetic"]),
-    ("kernels", ["kernels", "kernels.analytic", "kernels.empirical", "kernels.linearize"]),
+    ("kernels", ["kernels", "kernels.alignment", "kernels.analytic", "kernels.empirical", "kernels.linearize"]),
     ("dynamics and spectra", ["dynamics", "dynamics.closed_form", "dynamics.engine", "dynamics.losses",
                               "dynamics.training", "spectra", "spectra.domains", "spectra.eigenlearning",
                               "spectra.mode_dynamics"]),
     ("experiments", ["experiments", "experiments.config", "experiments.ensembles", "experiments.measurements",
-                     "experiments.sweeps", "exercises"]),
+                     "experiments.phase", "experiments.phase_result", "experiments.sweeps", "exercises"]),
     ("public face", [""]),  # ntk_explorer/__init__.py
     ("plots", ["plots", "plots.figures", "plots.panels"]),
-    ("widgets", ["widgets", "widgets._common", "widgets._guards", "widgets._lazy_job", "widgets._runner",
-                 "widgets.dashboard", "widgets.figure", "widgets.infinite", "widgets.lazy", "widgets.learnability",
+    ("widgets", ["widgets", "widgets.dashboard", "widgets.figure", "widgets.guards", "widgets.infinite", "widgets.lazy",
+                 "widgets.lazy_setup", "widgets.learnability", "widgets.panel", "widgets.registry", "widgets.runner",
                  "widgets.spectral", "widgets.state", "widgets.width"]),
     ("cli", ["cli"]),
 ]

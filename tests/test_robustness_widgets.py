@@ -32,7 +32,7 @@ from ntk_explorer.dynamics.closed_form import critical_learning_rates
 from ntk_explorer.dynamics import DIVERGENCE_FACTOR
 from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import Dashboard, LazyTrainingPanel, SpectralBiasPanel
-from ntk_explorer.widgets._lazy_job import LazySetup
+from ntk_explorer.widgets.lazy_setup import LazySetup
 from ntk_explorer.widgets.state import apply_params, coerce, parse_query_string
 
 STORM_CHANGES = 200

@@ -13,7 +13,7 @@ from ntk_explorer.kernels import empirical_ntk
 from ntk_explorer.models import MLP
 from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import LazyTrainingPanel
-from ntk_explorer.widgets._lazy_job import N_EVAL, recording
+from ntk_explorer.widgets.lazy_setup import N_EVAL, recording
 
 SMALL = dict(width=64, steps=60, depth=1, n=8, activation="erf", lr=0.8, bias=0.2, seed=3, live=False)
 
@@ -89,7 +89,7 @@ def test_changing_a_slider_mid_run_cancels_and_the_final_traces_are_the_new_ones
     while (panel.last_state is None or panel.last_state["step"] < 20) and time.time() < deadline:
         time.sleep(0.01)
     first_run = panel.run_id
-    assert panel.last_state["step"] >= 20 and panel._runner.running  # it is really training
+    assert panel.last_state["step"] >= 20 and panel.runner.running  # it is really training
     configure(panel, steps=SMALL["steps"])
     panel.controls["width"].value = 32  # starts the second run, cancelling the first
     assert panel.run_id == first_run + 1

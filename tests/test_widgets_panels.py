@@ -11,7 +11,7 @@ from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import (Dashboard, InfiniteWidthPanel, LearnabilityPanel, SpectralBiasPanel,
                                   WidthScalingPanel)
 from ntk_explorer import spectra as S
-from ntk_explorer.widgets._lazy_job import LazySetup
+from ntk_explorer.widgets.lazy_setup import LazySetup
 from ntk_explorer.widgets.infinite import experiment_config
 from ntk_explorer.widgets.spectral import mode_ranks
 from ntk_explorer.widgets.state import parse_query_string

@@ -147,9 +147,9 @@ class Engine:
                 p.data = torch.add(p.data, g, alpha=-self.lr_param, out=buffer)
             self.spare = current
             g_lin = self.loss.gradient(self.flin_train, self.y)
-            if self.linearization == "function":
-                step = (self.k0_train @ g_lin.reshape(-1)).reshape(g_lin.shape)
-                self.flin_train = self.flin_train - (self.lr / self.n) * step
+            if self.linearization == "function":  # one fused op: f^lin − (lr/N) Θ_0 g (a hot loop)
+                self.flin_train = torch.addmm(self.flin_train.reshape(-1, 1), self.k0_train, g_lin.reshape(-1, 1),
+                                              alpha=-self.lr / self.n).reshape(g_lin.shape)
                 self.g_sum = self.g_sum + g_lin
                 return
         grads_lin = self.pullback(g_lin * (self.alpha / self.n))
