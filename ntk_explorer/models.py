@@ -15,13 +15,13 @@ name           m_W[l]                                 m_b[l]                    
 ``"mup"``      σ_w/√fan_in; readout σ_w/fan_in        σ_b; readout σ_b/√width     N(0, 1)
 =============  =====================================  ==========================  =====================
 
-"ntk" is the NTK parameterization of Jacot et al. 2018 (seed 003 §2.2; seed 001 eq. 1) and equals
+"ntk" is the NTK parameterization of Jacot et al. 2018 (also Lee et al. 2019) and equals
 neural-tangents' ``Dense(W_std=sigma_w, b_std=sigma_b)``: the first layer divides by √(input dimension) and the
 readout by √width. "standard" computes the same function at initialisation but its gradients, hence its NTK, are
 larger by fan_in/σ_w² per layer (the NTK grows like width, so the learning rate must shrink like 1/width).
 
-"mup" is the maximal-update (μP, mean-field) scaling of Yang & Hu 2021 (Chizat & Bach 2019 for two layers). In the
-abc-parameterization ``W_eff = n^{-a} w``, ``w ~ N(0, n^{-2b})``, learning rate ``η n^{-c}``, we use
+"mup" is the maximal-update (μP, mean-field) scaling of Yang & Hu 2021 (Chizat, Oyallon & Bach 2019 for two
+layers). In the abc-parameterization ``W_eff = n^{-a} w``, ``w ~ N(0, n^{-2b})``, learning rate ``η n^{-c}``, we use
 a = 0 (input layer), ½ (hidden), 1 (readout), b = 0 everywhere, c = −1: Yang & Hu's μP table (a = −½, 0, ½;
 b = ½; c = 0) shifted by their symmetry (a, b, c) → (a + θ, b − θ, c − 2θ) with θ = ½. The readout bias is
 treated like a hidden weight (multiplier σ_b/√width) so that one global rate keeps every update O(1). The output
@@ -173,8 +173,8 @@ def default_device():
 class MLP(torch.nn.Module):
     """A fully connected network f: R^in_dim → R^out_dim with ``depth`` hidden layers of ``width`` units.
 
-    Parameterizations and their multipliers are described in the module docstring (seed 001 eq. 1; seed 003
-    §2.2). Initial weights are drawn on the CPU from ``torch.Generator().manual_seed(seed)`` in float64 and then
+    Parameterizations and their multipliers are described in the module docstring (Jacot et al. 2018; Lee et al.
+    2019). Initial weights are drawn on the CPU from ``torch.Generator().manual_seed(seed)`` in float64 and then
     moved, so a seed gives the same network on every device and dtype.
 
     ``forward(x)`` takes ``x`` of shape (N, in_dim) and returns shape (N, out_dim).

@@ -1,4 +1,5 @@
-"""The static lesson figures: the numbers they compute (seed 004's two-layer bound, the empirical-to-analytic NTK
+"""The static lesson figures: the numbers they compute (the two-layer bound of Sutherland's NTK slides, the
+empirical-to-analytic NTK
 error) against independent references, and the figures against the data they were given."""
 import math
 

@@ -2,7 +2,7 @@
 
 References: GD iterated by hand on a model that is exactly linear in its parameters (depth-0 MLP, constant
 NTK), direct kernel regression with the empirical NTK, and the 1/sqrt(width) approach of a trained network to
-its linearisation (seed 000 Theorem 2.1, eq. 2).
+its linearisation (Lee et al. 2019, Theorem 2.1).
 """
 
 
@@ -126,7 +126,7 @@ def test_trained_networks_approach_the_theory_as_width_grows(cube6):
         assert gd.train_loss.max() < 1e-5 and gd.steps > 0
         gaps.append((gd.samples - ref.samples).abs().mean().item())  # same D, same initialisation
     assert gaps[1] < 0.1
-    assert gaps[1] < 0.7 * gaps[0]  # finite-width gap shrinks ~ 1/sqrt(width) (seed 000 eq. 2)
+    assert gaps[1] < 0.7 * gaps[0]  # finite-width gap shrinks ~ 1/sqrt(width) (Lee et al. 2019, Theorem 2.1)
 
 
 def test_network_learnability_validation(cube6):

@@ -53,6 +53,10 @@ def _train_args(c, **overrides):
     return {"model": c["model"], "x_train": c["x"], "y_train": c["y"], "lr": 0.5, "steps": 3, **overrides}
 
 
+def _sweep_values(widths, seeds):
+    return {m: np.ones((widths, seeds)) for m in ("discrepancy", "kernel_drift", "param_distance")}
+
+
 def _config(c, **overrides):
     return nx.ExperimentConfig(**{**c["small"], **overrides})
 
@@ -211,6 +215,16 @@ CASES = [
     ("width_sweep lr", lambda c: nx.width_sweep([8], 1, **{**c["small"], "lr": 0.0}), ValueError, "lr"),
     ("width_sweep steps", lambda c: nx.width_sweep([8], 1, **{**c["small"], "steps": -1}), ValueError, "steps"),
     ("width_sweep unknown key", lambda c: nx.width_sweep([8], 1, **c["small"], rate=0.1), TypeError, "rate"),
+    ("width_sweep_stream widths 0", lambda c: nx.width_sweep_stream([0, 8], 1, **c["small"]), ValueError, "widths"),
+    ("width_sweep_stream seeds str", lambda c: nx.width_sweep_stream([8], "ab", **c["small"]), TypeError, "seeds"),
+    ("width_sweep_stream stop", lambda c: nx.width_sweep_stream([8], 1, stop=3, **c["small"]), TypeError, "stop"),
+    ("width_sweep_stream unknown key", lambda c: nx.width_sweep_stream([8], 1, rate=0.1), TypeError, "rate"),
+    ("summarize_sweep widths order", lambda c: nx.summarize_sweep([16, 8], 1, _sweep_values(2, 1)), ValueError,
+     "widths"),
+    ("summarize_sweep values shape", lambda c: nx.summarize_sweep([8, 16], 2, _sweep_values(2, 1)), ValueError,
+     "values"),
+    ("summarize_sweep values keys", lambda c: nx.summarize_sweep([8], 1, {"loss": [[1.0]]}), ValueError, "values"),
+    ("summarize_runs runs", lambda c: nx.summarize_runs([8], 1, ["run"]), TypeError, "runs"),
     ("ensemble config", lambda c: nx.ensemble("config", 2), TypeError, "config"),
     ("ensemble seeds 0", lambda c: nx.ensemble(_config(c), 0), ValueError, "seeds"),
     ("ensemble seeds negative", lambda c: nx.ensemble(_config(c), [-1, 2]), ValueError, "seeds"),

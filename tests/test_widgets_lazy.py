@@ -67,7 +67,8 @@ def test_traces_equal_the_core_api(panel):
     finite = np.isfinite(trajectory.kernel_drift)
     np.testing.assert_allclose(drift["kernel_drift"][1], trajectory.kernel_drift[finite], rtol=1e-10)
     np.testing.assert_allclose(drift["discrepancy"][1], trajectory.discrepancy, rtol=1e-8, atol=1e-14)
-    # closed form (seed 001 eq. 19) equals gd_mse_predictor, and matches f^lin trained for the same steps
+    # closed form (Y. Chen, "Linearized Networks", eq. (19)) equals gd_mse_predictor, and matches f^lin trained for
+    # the same steps
     k_train, k_eval = empirical_ntk(model, data.x_train), empirical_ntk(model, data.x_eval, data.x_train)
     with torch.no_grad():
         f0_train, f0_eval = model(data.x_train)[:, 0].numpy(), model(data.x_eval)[:, 0].numpy()

@@ -1,8 +1,9 @@
 """Generated data sets for the lessons: nothing is downloaded.
 
 Domains: points on the unit circle in R² indexed by their angle t (the 1-D regression of the lessons),
-the unit sphere S^{d−1} ⊂ R^d (on which the NTK is positive definite, seed 003 §7 Proposition 2) and the
-scaled hypercube {−1, 1}^d / sqrt(d) (all points have norm 1, as Theorem 2.1 assumes ‖x‖ ≤ 1; seed 000).
+the unit sphere S^{d−1} ⊂ R^d (on which the limiting NTK is positive definite when there is a bias σ_b > 0:
+Jacot et al. 2018, Proposition 2; without a bias it can be singular) and the scaled hypercube {−1, 1}^d / sqrt(d)
+(all points have norm 1, as Theorem 2.1 of Lee et al. 2019 assumes ‖x‖ ≤ 1).
 
 Targets are callables mapping points x of shape (N, d) to a float64 numpy array of shape (N,):
 :func:`sine_target`, :func:`fourier_target`, :func:`step_target`, :func:`walsh_target`,

@@ -6,10 +6,12 @@ from .phase import (PHASE_DEFAULTS, PHASE_LR_FRACTION, PHASE_SCALES, PHASE_WIDTH
                     classification_accuracy, lazy_rich_phase, lazy_rich_phase_stream, phase_learning_rate)
 from .phase_result import (PHASE_MEASURE_LABELS, PHASE_MEASURES, PhaseCell, PhaseDiagram, PhaseRun, PhaseSettings,
                            PhaseSlopes, fit_phase_slopes)
-from .sweeps import SWEEP_METRICS, Slope, WidthSweep, fit_slope, width_sweep
+from .sweeps import (SWEEP_METRICS, Slope, SweepRun, SweepStream, WidthSweep, fit_slope, summarize_runs,
+                     summarize_sweep, width_sweep, width_sweep_stream)
 
-__all__ = ["ExperimentConfig", "width_sweep", "WidthSweep", "Slope", "fit_slope", "SWEEP_METRICS", "ensemble",
-           "EnsembleResult", "gp_prediction", "GPPrediction", "lazy_rich_phase", "lazy_rich_phase_stream", "PhaseStream",
+__all__ = ["ExperimentConfig", "width_sweep", "width_sweep_stream", "SweepRun", "SweepStream", "summarize_sweep",
+           "summarize_runs", "WidthSweep", "Slope", "fit_slope", "SWEEP_METRICS", "ensemble", "EnsembleResult",
+           "gp_prediction", "GPPrediction", "lazy_rich_phase", "lazy_rich_phase_stream", "PhaseStream",
            "PhaseDiagram", "PhaseCell", "PhaseRun", "PhaseSettings", "PhaseSlopes", "fit_phase_slopes",
            "PHASE_MEASURES", "PHASE_MEASURE_LABELS", "PHASE_DEFAULTS", "check_scales", "classification_accuracy",
            "phase_learning_rate", "PHASE_LR_FRACTION", "PHASE_WIDTHS", "PHASE_SCALES"]

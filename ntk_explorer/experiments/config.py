@@ -18,7 +18,8 @@ from ..dynamics.losses import LOSSES
 from ..models import MLP, MLPConfig, default_device
 from ..validation import check_count, check_device, check_finite_number, check_seed
 
-__all__ = ["ExperimentConfig", "as_config", "check_seeds", "check_widths", "config_device", "interactive"]
+__all__ = ["ExperimentConfig", "as_config", "check_seeds", "check_widths", "config_device", "interactive",
+           "progress_bar"]
 
 
 @dataclass(frozen=True)
@@ -145,3 +146,10 @@ def config_device(config: ExperimentConfig):
 
 def interactive() -> bool:
     return hasattr(sys, "ps1") or "ipykernel" in sys.modules or sys.stderr.isatty()
+
+
+def progress_bar(iterable, *, total: int, desc: str):
+    """``iterable`` wrapped in a tqdm progress bar.  tqdm.auto is imported here, on demand, because in a notebook
+    it brings in ipywidgets: importing the core never imports it, only asking for a bar does."""
+    from tqdm.auto import tqdm
+    return tqdm(iterable, total=total, desc=desc)

@@ -1,5 +1,5 @@
 """Ensembles over random initialisation, and the Gaussian process that the ensemble of linearized networks
-follows at infinite width (seed 001 §4, eqs. 27–30).
+follows at infinite width (Lee et al. 2019; derivation in Y. Chen, "Linearized Networks", §4, eqs. (27)–(30)).
 """
 from __future__ import annotations
 
@@ -88,12 +88,13 @@ class GPPrediction(NamedTuple):
 
 def gp_prediction(x_train, y_train, x_eval, *, lr: float, t=math.inf, depth: int, activation: str = "relu",
                   sigma_w: float = 1.0, sigma_b: float = 0.0, flow: bool = False) -> GPPrediction:
-    """Distribution of the infinitely wide linearized network after t GD steps (seed 001 §4, Corollary 1).
+    """Distribution of the infinitely wide linearized network after t GD steps (Lee et al. 2019; Y. Chen,
+    "Linearized Networks", §4 "Corollary 1").
 
     With Θ, K the analytic NTK and NNGP (``analytic_kernels``, NTK parameterization), f_0 ~ GP(0, K) and
     B_t = Θ(E, X) Θ^{−1} (I − A_t), A_t = (I − lr Θ/N)^t (flow: e^{−lr t Θ/N}; t = inf: A = 0):
-        mean  = B_t Y                                                                 (eqs. 27, 29)
-        cov   = K(E,E) − B_t K(X,E) − K(E,X) B_tᵀ + B_t K(X,X) B_tᵀ                    (eqs. 28, 30)
+        mean  = B_t Y                                                                 (Chen (27), (29))
+        cov   = K(E,E) − B_t K(X,E) − K(E,X) B_tᵀ + B_t K(X,X) B_tᵀ                    (Chen (28), (30))
     ``lr`` is the rate of GD on L = (1/N) Σ ½(f − y)², as in :func:`ntk_explorer.train`.
     """
     x_train = _as_float64(x_train, "x_train")

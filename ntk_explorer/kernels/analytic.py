@@ -1,7 +1,7 @@
-"""Infinite-width NNGP and NTK of an ``MLP`` in NTK parameterization (Jacot et al. 2018; seed 003 §3–4).
+"""Infinite-width NNGP and NTK of an ``MLP`` in NTK parameterization (Jacot et al. 2018).
 
 For ``depth`` hidden layers, inputs x ∈ R^d and the layer rule h = σ_w/√fan_in · W a + σ_b · b, the kernels follow
-the recursions of seed 003 (Proposition 1 and Theorem 1), with the σ_w², σ_b² of neural-tangents' ``Dense``:
+the recursions of Jacot et al. 2018 (Proposition 1 and Theorem 1), with the σ_w², σ_b² of neural-tangents' ``Dense``:
 
     Σ^1(x, x')   = σ_w² xᵀx'/d + σ_b²,                         Θ^1 = Σ^1
     Σ^{l+1}      = σ_w² E_{(u,v)~N(0, Σ^l)}[φ(u) φ(v)] + σ_b²
@@ -11,7 +11,7 @@ and ``.nngp = Σ^{depth+1}``, ``.ntk = Θ^{depth+1}`` (the readout is the last D
 
 The 2-d Gaussian expectations, for the covariance [[a, c], [c, b]] with ρ = c/√(ab) and θ = arccos ρ:
 
-* ReLU (arc-cosine kernel of degree 1 and 0; Cho & Saul 2009; seed 004 "arccos kernel"):
+* ReLU (arc-cosine kernel of degree 1 and 0; Cho & Saul 2009; Arora et al. 2019):
   E[φφ] = √(ab)/(2π) · (sin θ + (π − θ) cos θ),   E[φ'φ'] = (π − θ)/(2π).
 * erf (Williams 1997): E[φφ] = (2/π) arcsin(2c / √((1 + 2a)(1 + 2b))),
   E[φ'φ'] = (4/π) / √((1 + 2a)(1 + 2b) − 4c²).

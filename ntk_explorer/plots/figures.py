@@ -2,7 +2,8 @@
 
 Each builder takes results of the public API (a :class:`~ntk_explorer.Trajectory`, a ``WidthSweep``, a
 ``GPPrediction``, an ``EigenSystem``, …) and returns a ``plotly.graph_objects.Figure``; the few that need numbers no
-other module computes (the two-layer linearization gap of seed 004, the empirical-to-analytic NTK error) compute
+other module computes (the two-layer linearization gap of Sutherland's NTK slides, the empirical-to-analytic NTK
+error) compute
 them with the public API and expose them as plain functions too, so exercises can print the numbers.  Styling
 (Okabe–Ito colours, layout) comes from :mod:`ntk_explorer.plotting`.  Like ``plotting`` this module imports plotly
 and is therefore never imported by ``import ntk_explorer``; it never imports ipywidgets.
@@ -32,7 +33,8 @@ __all__ = ["SMOOTHNESS", "trajectory_figure", "two_layer_gaps", "linearization_b
            "sweep_comparison_figure", "ntk_errors", "ntk_convergence_figure", "gp_ensemble_figure",
            "learnability_figure", "mode_decay_figure", "gd_vs_flow_figure", "runs_figure"]
 
-#: β = sup_z |σ''(z)| of the smooth activations (seed 004 "Linearization quality"): erf'' = −(4z/√π)e^{−z²} peaks at
+#: β = sup_z |σ''(z)| of the smooth activations (Sutherland's NTK slides, "Linearization quality"):
+#: erf'' = −(4z/√π)e^{−z²} peaks at
 #: z = 1/√2; tanh'' = −2 tanh sech² peaks at 4/(3√3); gelu'' = φ(z)(2 − z²) peaks at z = 0; softplus'' = s(1 − s) ≤ ¼.
 SMOOTHNESS = {"erf": 4.0 / math.sqrt(2.0 * math.pi * math.e), "tanh": 4.0 / (3.0 * math.sqrt(3.0)),
               "gelu": 2.0 / math.sqrt(2.0 * math.pi), "softplus": 0.25, "identity": 0.0}
@@ -86,7 +88,7 @@ def _slope(x, y) -> float:
 # ------------------------------------------------------------------------------------------ lesson 01
 def trajectory_figure(trajectory, data, index: int = -1) -> go.Figure:
     """Left: target, f_0, f_t and f^lin_t on the circle at recorded snapshot ``index`` (default: the last) with the
-    training points; right: the three Theorem 2.1 quantities (seed 000 eqs. 2–4) against the step.
+    training points; right: the three Theorem 2.1 quantities (Lee et al. 2019) against the step.
     ``trajectory`` from ``train(..., x_eval=data.x_eval)``; ``data`` a circle ``Dataset``."""
     if trajectory.f_eval is None or data.t_eval is None:
         raise ValueError("trajectory_figure needs a trajectory trained with x_eval = data.x_eval on the circle")
@@ -113,7 +115,8 @@ def trajectory_figure(trajectory, data, index: int = -1) -> go.Figure:
 
 
 def _two_layer_model(width, activation, seed):
-    """seed 004's f(x; w) = (1/√m) Σ_j a_j σ(w_j·x): our depth-1 MLP on R² (σ_b = 0, so biases are inert) with the
+    """The f(x; w) = (1/√m) Σ_j a_j σ(w_j·x) of Sutherland's NTK slides: our depth-1 MLP on R² (σ_b = 0, so
+    biases are inert) with the
     readout weights replaced by their signs a_j = ±1; the hidden weights are w_j = W_j/√2 (the 1/√fan_in
     multiplier)."""
     model = MLP(2, width, 1, activation=activation, sigma_w=1.0, sigma_b=0.0, seed=seed)
@@ -124,7 +127,8 @@ def _two_layer_model(width, activation, seed):
 
 def two_layer_gaps(widths, *, radius: float = 1.0, activation: str = "erf", n_points: int = 64, seed: int = 0):
     """The linearization gap max_x |f(x; w) − f^lin(x; w)| over n_points unit vectors of the circle for the
-    two-layer network of seed 004 ("Linearization quality"), at ‖w − w_0‖_F = radius, against the bound
+    two-layer network of Sutherland's NTK slides ("Linearization quality"), at ‖w − w_0‖_F = radius, against the
+    bound
     β/(2√m)·‖w − w_0‖² (β = sup|σ''|, :data:`SMOOTHNESS`).  Two directions w − w_0: "random" (Gaussian) and
     "aligned" (Δw_j = c·x_* on the neurons with a_j σ''(w_0j·x_*) > 0, 0 on the others, at the input x_* of
     angle 0: every second-order term a_j σ''(w_0j·x_*)(Δw_j·x_*)²/2 is ≥ 0, so they add up instead of cancelling).
@@ -159,11 +163,13 @@ def two_layer_gaps(widths, *, radius: float = 1.0, activation: str = "erf", n_po
 
 def linearization_bound_figure(widths=(16, 64, 256, 1024, 4096, 16384), *, radius: float = 1.0,
                                activation: str = "erf", seed: int = 0) -> go.Figure:
-    """Log-log plot of :func:`two_layer_gaps`: the bound β‖w − w_0‖²/(2√m) of seed 004 and the measured gaps."""
+    """Log-log plot of :func:`two_layer_gaps`: the bound β‖w − w_0‖²/(2√m) (Sutherland's NTK slides) and the
+    measured gaps."""
     g = two_layer_gaps(widths, radius=radius, activation=activation, seed=seed)
     fig = P.base_figure(f"Two-layer {activation} network at ‖w − w_0‖ = {radius:g}: |f − f^lin| against the bound",
                         "width m", "max_x |f(x; w) − f^lin(x; w)|", log_x=True, log_y=True, height=400)
-    fig.add_trace(_line(g["widths"], g["bound"], "bound β‖w − w_0‖²/(2√m) (seed 004)", _C["theory"], width=2.5))
+    fig.add_trace(_line(g["widths"], g["bound"], "bound β‖w − w_0‖²/(2√m) (Sutherland 2023)", _C["theory"],
+                        width=2.5))
     for name, color, symbol in (("aligned", _C["flin"], "diamond"), ("random", _C["f"], "circle")):
         fig.add_trace(go.Scatter(x=g["widths"], y=g[name], mode="lines+markers", line=dict(color=color, dash="dash"),
                                  marker=dict(symbol=symbol, size=9),
@@ -203,7 +209,7 @@ def sweep_comparison_figure(sweeps: dict, metric: str = "kernel_drift") -> go.Fi
 def ntk_errors(widths, seeds=3, *, depth: int = 1, activation: str = "erf", sigma_b: float = 0.1,
                n_points: int = 64) -> dict:
     """Relative error ‖Θ̂_0 − Θ‖_F/‖Θ‖_F of the empirical NTK at initialisation (NTK parameterization) against the
-    analytic one (seed 003 Theorem 1) on n_points of the circle, per width and seed.  Returns widths (W,),
+    analytic one (Jacot et al. 2018, Theorem 1) on n_points of the circle, per width and seed.  Returns widths (W,),
     errors (W, S), x (the points), the analytic ``ntk`` and the empirical kernels of seed 0 (``empirical``,
     a list over widths)."""
     x = torch.as_tensor(circle_points(n_points)[0])
@@ -246,7 +252,7 @@ def ntk_convergence_figure(widths=(16, 64, 256, 1024, 4096), seeds=3, *, depth: 
 
 
 def gp_ensemble_figure(gp, result, data) -> go.Figure:
-    """The NTK-GP of seed 001 Corollary 1 (``gp_prediction``: mean ± 2σ) against the mean ± 2σ of an ensemble of
+    """The NTK-GP of Lee et al. 2019 (``gp_prediction``: mean ± 2σ) against the mean ± 2σ of an ensemble of
     trained networks (``ensemble``, last recorded step), on the circle ``data``."""
     t = _np(data.t_eval)
     mean, sd = _np(gp.mean), np.sqrt(np.clip(_np(gp.variance), 0.0, None))
@@ -257,7 +263,7 @@ def gp_ensemble_figure(gp, result, data) -> go.Figure:
                         "angle t on the unit circle", "output", height=400)
     fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([mean + 2 * sd, (mean - 2 * sd)[::-1]]),
                              fill="toself", fillcolor="rgba(230,159,0,0.25)", line=dict(width=0), hoverinfo="skip",
-                             name="GP mean ± 2σ (seed 001 eqs. 27–28)"))
+                             name="GP mean ± 2σ (Lee et al. 2019)"))
     fig.add_trace(_line(t, mean, "GP mean", _C["closed"], width=3))
     fig.add_trace(_line(t, e_mean, "ensemble mean", _C["empirical"], dash="dash", width=2.5))
     band = np.concatenate([e_mean + 2 * e_sd, [np.nan], e_mean - 2 * e_sd])  # two curves, one legend entry
@@ -273,7 +279,7 @@ def gp_ensemble_figure(gp, result, data) -> go.Figure:
 def learnability_figure(eigsys, n: int, measured: dict | None = None, ridge: float = 0.0) -> go.Figure:
     """Left: eigenlearning theory L(λ) = λ/(λ + κ) (κ from ``solve_kappa``) with the levels of ``eigsys`` and
     measured learnabilities (``measured``: label → (eigenvalues, mean, stderr), plotted ± 2 stderr);
-    right: m_k·L_k per level, which sum to n (seed 000 Theorem 2.2, eq. 11)."""
+    right: m_k·L_k per level, which sum to n (the conservation law of Simon et al. 2021)."""
     lam, m = _np(eigsys.level_eigenvalues), _np(eigsys.multiplicities)
     lam = np.where(lam > 1e-14 * lam.max(), lam, 0.0)
     live = lam > 0

@@ -1,9 +1,9 @@
 """Finite input domains with a uniform measure, and a kernel's eigensystem on them.
 
-Simon et al. 2021 (reviewed in seed 000 appendix C) treat the whole input space as a finite set X of M points
-with the uniform measure and the inner product ⟨f, g⟩ = (1/M) Σ_x f(x) g(x) (seed 000 eq. 129). A kernel K is
+Simon et al. 2021 treat the whole input space as a finite set X of M points
+with the uniform measure and the inner product ⟨f, g⟩ = (1/M) Σ_x f(x) g(x). A kernel K is
 then the operator (K/M) acting on functions on X; its eigenfunctions are orthonormal under that inner product
-(seed 000 eqs. 31, 137, 152) and K(x, x') = Σ_i λ_i φ_i(x) φ_i(x') (Mercer, seed 000 eq. 158).
+and K(x, x') = Σ_i λ_i φ_i(x) φ_i(x') (Mercer's theorem, here the spectral theorem).
 
 Domains: `circle(M)` (M equally spaced points on the unit circle; Fourier modes indexed by frequency),
 `hypercube(d)` ({−1, 1}^d / sqrt(d); Walsh monomials indexed by degree) and `points(x)` (any finite sample; the
@@ -42,7 +42,7 @@ class _Domain:
     def analytic_kernel(self, *, depth, activation="relu", sigma_w=1.0, sigma_b=0.0, kind="ntk"):
         """(M, M) infinite-width kernel of `ntk_explorer.kernels.analytic_kernels` on the domain points.
 
-        kind: "ntk" (seed 003 §4) or "nngp" (seed 003 §3).
+        kind: "ntk" (Jacot et al. 2018, Theorem 1) or "nngp" (their Proposition 1).
         """
         if kind not in ("ntk", "nngp"):
             raise ValueError(f"kind must be 'ntk' or 'nngp', got {kind!r}")
@@ -172,7 +172,7 @@ def as_kernel_matrix(K, M=None, name="K") -> torch.Tensor:
 
 @dataclass(frozen=True, eq=False)
 class EigenSystem:
-    """Eigensystem of the operator K/M on a domain (seed 000 eq. 31): (K/M) φ_i = λ_i φ_i, ⟨φ_i, φ_j⟩ = δ_ij.
+    """Eigensystem of the operator K/M on a domain (Simon et al. 2021): (K/M) φ_i = λ_i φ_i, ⟨φ_i, φ_j⟩ = δ_ij.
 
     eigenvalues[i], eigenfunctions[:, i] = φ_i on domain.x (so eigenfunctionsᵀ eigenfunctions / M = I) and
     family[i] (frequency, degree or rank). levels / level_eigenvalues / multiplicities group them by family
@@ -189,7 +189,7 @@ class EigenSystem:
     residual: float = 0.0
 
     def coefficients(self, f) -> torch.Tensor:
-        """Coefficients v_i = ⟨φ_i, f⟩ of f (M,) or (M, T) values on the domain (seed 000 eqs. 32, 142)."""
+        """Coefficients v_i = ⟨φ_i, f⟩ of f (M,) or (M, T) values on the domain."""
         f = torch.as_tensor(f, dtype=torch.float64, device=self.eigenfunctions.device)
         if f.shape[0] != self.domain.M:
             raise ValueError(f"f must have M = {self.domain.M} rows (values on the domain), got {tuple(f.shape)}")
@@ -205,7 +205,7 @@ class EigenSystem:
 
 
 def eigensystem(K, domain: _Domain) -> EigenSystem:
-    """Eigenvalues of K/M and orthonormal eigenfunctions on `domain` (seed 000 eqs. 31, 137, 151-152).
+    """Eigenvalues of K/M and orthonormal eigenfunctions on `domain` (Simon et al. 2021).
 
     circle / hypercube: each eigenvalue is the Rayleigh quotient λ_i = ⟨φ_i, (K/M) φ_i⟩ of the family function
     φ_i (Fourier mode / Walsh monomial), exact when K depends only on x·x'; eigenfunctions are sorted by family

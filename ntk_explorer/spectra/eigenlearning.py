@@ -1,14 +1,14 @@
-"""Eigenlearning: learnability of eigenmodes by kernel regression, in theory and measured (seed 000 §2.2, §4, app. C).
+"""Eigenlearning: learnability of eigenmodes by kernel regression, in theory and measured (Simon et al. 2021).
 
 Conventions (shared by every function here):
-- Inner product ⟨f, g⟩ = (1/M) Σ_x f(x) g(x) over the domain (seed 000 eq. 129); λ_i are eigenvalues of K/M
-  (seed 000 eq. 31), so that K(x, x') = Σ_i λ_i φ_i(x) φ_i(x') has the units of λ.
-- Kernel (ridge) regression on a training set D of n domain points (seed 000 eq. 5 with a ridge):
+- Inner product ⟨f, g⟩ = (1/M) Σ_x f(x) g(x) over the domain (Simon et al. 2021); λ_i are eigenvalues of K/M
+  (their kernel eigensystem), so that K(x, x') = Σ_i λ_i φ_i(x) φ_i(x') has the units of λ.
+- Kernel (ridge) regression on a training set D of n domain points (as in Simon et al. 2021, with a ridge):
       f̂(x) = K(x, D) (K(D, D) + ridge · I_n)^{-1} f(D),
   i.e. the ridge is added to the diagonal of the n × n train kernel matrix, in the units of K, not of K/M.
 - With that convention the eigenlearning constant κ solves Σ_i m_i λ_i/(λ_i + κ) + ridge/κ = n and the
-  predicted mode learnability is L_i = λ_i/(λ_i + κ) (Simon et al. 2021; ridge = 0 is seed 000 eq. 5).
-- D-learnability L^(D)(f) = ⟨f, f̂⟩/⟨f, f⟩ (seed 000 eqs. 6, 34, 131).
+  predicted mode learnability is L_i = λ_i/(λ_i + κ) (Simon et al. 2021; ridge = 0 is ridgeless kernel regression).
+- D-learnability L^(D)(f) = ⟨f, f̂⟩/⟨f, f⟩ (Simon et al. 2021, definition of learnability).
 
 Theory functions (`solve_kappa`, `learnability`, `predicted_mse`) take eigenvalue vectors (array or tensor)
 and return numpy; functions of a kernel matrix compute in torch float64 on the kernel's device.
@@ -79,13 +79,13 @@ def _kappa_newton(lam, m, ridge, n):
 
 
 def solve_kappa(eigenvalues, n, multiplicities=None, ridge=0.0):
-    """κ solving Σ_i m_i λ_i/(λ_i + κ) + ridge/κ = n (Simon et al. 2021; seed 000 §2.2, eqs. 7-8, 11).
+    """κ solving Σ_i m_i λ_i/(λ_i + κ) + ridge/κ = n (Simon et al. 2021, eigenlearning equations).
 
-    eigenvalues: λ_i ≥ 0 of K/M (seed 000 eq. 31); multiplicities m_i (default 1); ridge ≥ 0 is added to the
+    eigenvalues: λ_i ≥ 0 of K/M (Simon et al. 2021); multiplicities m_i (default 1); ridge ≥ 0 is added to the
     n × n train kernel matrix, f̂ = K(x,D)(K(D,D) + ridge·I)^{-1} f(D) (see the module docstring).
     n: a number or 1-D array of training-set sizes (non-integer n is allowed for smooth curves).
-    Returns a float (or array) κ ∈ (0, ∞). Exact limits: n = 0 → κ = ∞ (every L_i = 0, eq. 7); ridge = 0 and
-    n = number of modes with λ_i > 0 (n = M for a positive-definite kernel) → κ = 0 (every L_i = 1, eq. 8).
+    Returns a float (or array) κ ∈ (0, ∞). Exact limits: n = 0 → κ = ∞ (every L_i = 0); ridge = 0 and
+    n = number of modes with λ_i > 0 (n = M for a positive-definite kernel) → κ = 0 (every L_i = 1).
     Raises ValueError for n < 0, and for n above that number when ridge = 0 (no solution exists).
     The left side is strictly decreasing in κ, so the root is unique; it is found by Newton steps on log κ
     kept inside a bisection bracket, to relative precision ~1e-15.
@@ -115,10 +115,10 @@ def solve_kappa(eigenvalues, n, multiplicities=None, ridge=0.0):
 
 
 def learnability(eigenvalues, n, multiplicities=None, ridge=0.0):
-    """Predicted mode learnabilities L_i = λ_i/(λ_i + κ) ∈ [0, 1] (Simon et al. 2021; seed 000 eqs. 6-11).
+    """Predicted mode learnabilities L_i = λ_i/(λ_i + κ) ∈ [0, 1] (Simon et al. 2021).
 
     Arguments as in `solve_kappa`. Returns shape (len(eigenvalues),) for scalar n, (len(n), len(eigenvalues))
-    for an array of n. Ridgeless, Σ_i m_i L_i = n (the conservation law, seed 000 eq. 11); κ = ∞ gives 0 and
+    for an array of n. Ridgeless, Σ_i m_i L_i = n (the conservation law of Simon et al. 2021); κ = ∞ gives 0 and
     κ = 0 gives 1 for every λ_i > 0 (0 for λ_i = 0).
     """
     lam, _, _ = _spectrum(eigenvalues, multiplicities, ridge)
@@ -132,7 +132,7 @@ def learnability(eigenvalues, n, multiplicities=None, ridge=0.0):
 def predicted_mse(eigenvalues, target_coefficients, n, multiplicities=None, ridge=0.0, noise=0.0):
     """Predicted test MSE E = E_0 (Σ_i (1 − L_i)² v_i² + ε²), E_0 = n/(n − Σ_i m_i L_i²) (Simon et al. 2021).
 
-    target_coefficients v_i: the target's eigencoefficients ⟨φ_i, f⟩ (seed 000 eqs. 32, 142); with
+    target_coefficients v_i: the target's eigencoefficients ⟨φ_i, f⟩ (Simon et al. 2021); with
     multiplicities, v_i² must be the target's total power in level i (see `EigenSystem.level_power`).
     noise: the label-noise variance ε² (added to training labels). As in the paper, the ε² inside the bracket
     makes E the error against noisy test labels; the error against the clean target is E − ε².
@@ -182,7 +182,7 @@ def _check_domain(domain):
 
 
 def kernel_regression(K, train_idx, y_train, ridge=0.0) -> torch.Tensor:
-    """Kernel regression predictor on every domain point: f̂ = K(·, D)(K(D, D) + ridge·I)^{-1} y (seed 000 eq. 5).
+    """Kernel regression predictor on every domain point: f̂ = K(·, D)(K(D, D) + ridge·I)^{-1} y (Simon et al. 2021).
 
     K: (M, M) kernel matrix on the domain; train_idx: n distinct row indices; y_train: (n,) or (n, T).
     """
@@ -198,7 +198,7 @@ def kernel_regression(K, train_idx, y_train, ridge=0.0) -> torch.Tensor:
 
 
 def d_learnability(K, target, train_idx, ridge=0.0):
-    """D-learnability L^(D)(f) = ⟨f, f̂⟩/⟨f, f⟩ for one training set D (seed 000 eqs. 6, 34, 131).
+    """D-learnability L^(D)(f) = ⟨f, f̂⟩/⟨f, f⟩ for one training set D (Simon et al. 2021).
 
     target: values of f on the domain, (M,) → float, or (M, T) → (T,) tensor.
     """
@@ -211,11 +211,11 @@ def d_learnability(K, target, train_idx, ridge=0.0):
 
 
 def transfer_matrix(K, domain: _Domain, train_idx, ridge=0.0, eigsys=None) -> torch.Tensor:
-    """Learning transfer matrix T^(D) = Λ Φ(D) (Φ(D)ᵀ Λ Φ(D) + ridge·I)^{-1} Φ(D)ᵀ (seed 000 eqs. 33, 148).
+    """Learning transfer matrix T^(D) = Λ Φ(D) (Φ(D)ᵀ Λ Φ(D) + ridge·I)^{-1} Φ(D)ᵀ (Simon et al. 2021).
 
     In the eigenbasis of `eigensystem(K, domain)` (same order; pass `eigsys` to reuse one), the coefficients of
-    the predictor are v̂ = T v, T_ii is the D-learnability of φ_i (eq. 37), and ridgeless tr T = n exactly
-    (Theorem 2.2, eq. 11). Φ(D)_ij = φ_i(x_j) is M × n. Returns an (M, M) tensor.
+    the predictor are v̂ = T v, T_ii is the D-learnability of φ_i, and ridgeless tr T = n exactly
+    (the conservation law of Simon et al. 2021). Φ(D)_ij = φ_i(x_j) is M × n. Returns an (M, M) tensor.
     """
     ridge, domain = _check_ridge(ridge), _check_domain(domain)
     sys = eigensystem(K, domain) if eigsys is None else eigsys
@@ -246,7 +246,8 @@ def random_train_sets(M, n, trials, seed=0) -> torch.Tensor:
 
 
 def empirical_learnability(K, domain: _Domain, target, n, trials=200, ridge=0.0, seed=0):
-    """Mean and standard error of the D-learnability ⟨f, f̂⟩/⟨f, f⟩ over random training sets (seed 000 eqs. 5, 34).
+    """Mean and standard error of the D-learnability ⟨f, f̂⟩/⟨f, f⟩ over random training sets (Simon et al.
+    2021).
 
     Each of `trials` training sets is n domain points drawn uniformly without replacement (numpy generator
     seeded by `seed`); f̂ is the kernel (ridge) regression predictor over the whole domain. target: values of f

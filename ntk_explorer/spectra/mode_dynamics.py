@@ -2,9 +2,10 @@
 
 Training convention (used by `network_learnability` and `mode_residuals`): full-batch gradient descent on the
 mean squared error L(θ) = (1/(2N)) Σ_i (f(x_i) − y_i)² over the N training points, θ ← θ − lr ∇L. Linearised
-(seed 001 eqs. 8-9, 14, discretised), the training residual r_t = f_t(D) − y obeys
+(Lee et al. 2019; Y. Chen, "Linearized Networks", eqs. (8), (14), discretised), the training residual
+r_t = f_t(D) − y obeys
 r_{t+1} = (I − (lr/N) Θ_0) r_t, so its component along the i-th eigenvector of Θ_0(D, D) decays as
-(1 − lr λ_i/N)^t: large-eigenvalue modes are learned first (spectral bias; seed 000 footnote 2).
+(1 − lr λ_i/N)^t: large-eigenvalue modes are learned first (spectral bias; Jacot et al. 2018, Bordelon et al. 2020).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class ModeResiduals:
 
 
 def mode_residuals(k_train_train, f0_train, y_train, lr, steps) -> ModeResiduals:
-    """Per-mode training residual of a linearised network under GD (seed 001 eqs. 8-9; module docstring).
+    """Per-mode training residual of a linearised network under GD (Lee et al. 2019; module docstring).
 
     k_train_train: Θ_0(D, D), (N, N); f0_train, y_train: (N,) initial outputs and labels; lr > 0 in the
     convention L = (1/(2N)) Σ r²; steps: an int T (t = 0..T) or a 1-D sequence of step counts ≥ 0.
@@ -159,7 +160,8 @@ def _gradient_descent(model, W, b, x_D, y_D, lr, max_steps, tol):
 
 
 def _linearized_predictions(domain, models, x_all, idx, y, center):
-    """f̂ (trials, M, T) of f^lin at t → ∞: kernel regression with each model's empirical NTK (seed 001 eq. 9)."""
+    """f̂ (trials, M, T) of f^lin at t → ∞: kernel regression with each model's empirical NTK (Y. Chen,
+    "Linearized Networks", eq. (9))."""
     f_hat = torch.empty(len(models), domain.M, y.shape[2], dtype=torch.float64, device=x_all.device)
     for i, model in enumerate(models):
         K = domain.empirical_ntk(model)
@@ -200,14 +202,14 @@ def _gd_predictions(models, x_all, idx, y, center, lr, max_steps, tol):
 def network_learnability(domain: _Domain, target, n, *, width, depth=1, activation="relu", parameterization="ntk",
                          sigma_w=1.0, sigma_b=0.0, trials=20, method="gd", lr=None, max_steps=20000, tol=1e-6,
                          center=True, seed=0, device=None) -> NetworkLearnability:
-    """D-learnability ⟨f, f̂⟩/⟨f, f⟩ of finite MLPs trained on n random domain points (seed 000 eqs. 6, 34; §5).
+    """D-learnability ⟨f, f̂⟩/⟨f, f⟩ of finite MLPs trained on n random domain points (Simon et al. 2021).
 
     Trial i draws the same training set as `empirical_learnability(..., seed=seed)` and initialises
     MLP(domain.dim, width, depth, ..., seed=seed + i) (float64, on `device`). method="gd": full-batch GD
     (module docstring) until every training loss satisfies mean r² ≤ tol · mean y² or max_steps; lr=None picks
     lr = N / λ_max(Θ̂_0(D, D)) per trial (half the stability limit 2N/λ_max) whatever the parameterization.
-    method="linearized": the t → ∞ limit of f^lin, i.e. kernel regression with the empirical NTK Θ̂_0 (seed 001
-    eq. 9, seed 000 eq. 5). center=True trains f − f_0 (the prediction starts at 0, as for kernel regression;
+    method="linearized": the t → ∞ limit of f^lin, i.e. kernel regression with the empirical NTK Θ̂_0 (Lee et al.
+    2019; Simon et al. 2021). center=True trains f − f_0 (the prediction starts at 0, as for kernel regression;
     Simon et al. do the same); center=False keeps the random initial function in f̂.
     target: values on the domain (M,) or (M, T), or a callable of domain.x; each target gets its own networks.
     Runs on one CPU thread (restored after): small batched matmuls are slower with more.
