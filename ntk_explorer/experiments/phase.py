@@ -179,6 +179,8 @@ class PhaseStream:
         return self.measure(width, scale, seed, stream, snapshots[0], last)
 
     def measure(self, width, scale, seed, stream, first, last) -> PhaseRun:
+        """Every measure of a finished run from its exhausted ``stream`` (Θ_0, the trained network) and its first
+        and last snapshots (losses, h and h^lin on the eval points)."""
         data, n, out = self.dataset, len(self.dataset.y_train), self.dataset.out_dim
         theta_0 = stream.initial_ntk
         theta_t = kernel_matrix(empirical_ntk(stream.network, data.x_train), dtype=theta_0.dtype)[0]
