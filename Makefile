@@ -9,11 +9,16 @@ TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: setup dashboard test bench clean
 
-$(VENV)/.installed: pyproject.toml
+# Jupyter data files of the package (server extension switch, Voilà template): an editable install skips them, so
+# they are copied into the environment by `python -m ntk_explorer_server install-data`.
+DATA_FILES := etc/jupyter/jupyter_server_config.d/ntk_explorer_server.json $(wildcard share/jupyter/voila/templates/ntk/*)
+
+$(VENV)/.installed: pyproject.toml $(DATA_FILES)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m ntk_explorer_server install-data
 	touch $@
 
 setup: $(VENV)/.installed
