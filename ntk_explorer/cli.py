@@ -129,7 +129,7 @@ def _add_sweep_parser(sub):
     from .models import ACTIVATIONS, PARAMETERIZATIONS
     sweep = sub.add_parser("sweep", help="run a width sweep headless; write a CSV table and an HTML log-log plot",
                            description="Trains an MLP at every width and seed and tabulates sup_t of the three "
-                                       "Theorem 2.1 quantities (seed 000) with fitted log-log slopes.")
+                                       "Theorem 2.1 quantities (Lee et al. 2019) with fitted log-log slopes.")
     sweep.add_argument("--widths", type=_widths, required=True, help="comma-separated widths, e.g. 64,256,1024")
     sweep.add_argument("--seeds", type=_positive(int), default=5, help="seeds per width (default 5)")
     sweep.add_argument("--activation", choices=sorted(ACTIVATIONS), default="erf", help="default erf")

@@ -56,8 +56,8 @@ def test_gradient_flow_equals_the_matrix_exponential():
     rng = np.random.default_rng(3)
     y, f0, f0e = rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal(m)
     decay = scipy.linalg.expm(-lr * t * k_tt / n)
-    expected_train = y + decay @ (f0 - y)  # seed 001 eq. 15
-    expected_eval = f0e - k_et @ np.linalg.solve(k_tt, (np.eye(n) - decay) @ (f0 - y))  # seed 001 eq. 19
+    expected_train = y + decay @ (f0 - y)  # Y. Chen, "Linearized Networks", eq. (15)
+    expected_eval = f0e - k_et @ np.linalg.solve(k_tt, (np.eye(n) - decay) @ (f0 - y))  # Chen eq. (19)
     f_train, f_eval = gd_mse_predictor(torch.tensor(k_tt), y, lr, flow=True)(t, f0, f0e, k_et)
     np.testing.assert_allclose(f_train, expected_train, atol=1e-10)
     np.testing.assert_allclose(f_eval, expected_eval, atol=1e-10)
@@ -68,7 +68,7 @@ def test_infinite_time_is_kernel_regression():
     _, k_tt, k_et = _random_kernel(n, m, seed=4)
     rng = np.random.default_rng(5)
     y, f0, f0e = rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal(m)
-    regression = k_et @ np.linalg.solve(k_tt, y - f0) + f0e  # seed 004: k(x) K^{-1}(Y − f_0) + f_0
+    regression = k_et @ np.linalg.solve(k_tt, y - f0) + f0e  # Sutherland's NTK slides: k(x) K^{-1}(Y − f_0) + f_0
     for flow in (False, True):
         f_train, f_eval = gd_mse_predictor(k_tt, y, 0.5, flow=flow)(math.inf, f0, f0e, k_et)
         np.testing.assert_allclose(f_train, y, atol=1e-10)

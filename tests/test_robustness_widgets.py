@@ -6,8 +6,8 @@
   the final traces equal those of a fresh panel run once with the final settings (and, for the lazy panel, those
   of the core API through the panel's own code snippet).
 * Divergence: lr above 2N/λ_max ends with "diverged at step k (lr > 2N/λ_max = …)" in the status; k is bounded
-  by iterating the linearized residual r_{t+1} = (I − lr Θ_0/N) r_t by hand (seed 001 eq. 14; seed 002); no
-  figure receives a non-finite number.
+  by iterating the linearized residual r_{t+1} = (I − lr Θ_0/N) r_t by hand (Y. Chen, "Linearized Networks",
+  eq. (14)); no figure receives a non-finite number.
 * URL state fuzz: hostile query strings (unknown keys, wrong types, NaN/inf, negative and huge numbers, repeated
   keys, script injections, quotes, javascript: URLs, percent-encoding tricks, very long values) leave every
   control at its default, show a warning, and nothing reaches the dashboard's HTML unescaped (every HTML /
@@ -32,7 +32,7 @@ from ntk_explorer.dynamics.closed_form import critical_learning_rates
 from ntk_explorer.dynamics import DIVERGENCE_FACTOR
 from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import Dashboard, LazyTrainingPanel, SpectralBiasPanel
-from ntk_explorer.widgets._lazy_job import LazySetup
+from ntk_explorer.widgets.lazy_setup import LazySetup
 from ntk_explorer.widgets.state import apply_params, coerce, parse_query_string
 
 STORM_CHANGES = 200
@@ -195,7 +195,7 @@ HEADLINE = re.compile(r"diverged at step (\d+) \(lr > 2N/λ_max = ([0-9.e+-]+); 
 
 def linear_divergence_step(k_train, r0, lr) -> int:
     """First step t at which the linearized model's loss exceeds DIVERGENCE_FACTOR × its initial loss, iterating
-    r_{t+1} = (I − lr Θ_0/N) r_t by hand (seed 001 eq. 14, discretised)."""
+    r_{t+1} = (I − lr Θ_0/N) r_t by hand (Y. Chen, "Linearized Networks", eq. (14), discretised)."""
     k, r = k_train.numpy(), np.asarray(r0, dtype=np.float64)
     n, threshold = len(r), DIVERGENCE_FACTOR * float(r @ r)
     for t in range(1, 10_000):

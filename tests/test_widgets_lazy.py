@@ -13,7 +13,7 @@ from ntk_explorer.kernels import empirical_ntk
 from ntk_explorer.models import MLP
 from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import LazyTrainingPanel
-from ntk_explorer.widgets._lazy_job import N_EVAL, recording
+from ntk_explorer.widgets.lazy_setup import N_EVAL, recording
 
 SMALL = dict(width=64, steps=60, depth=1, n=8, activation="erf", lr=0.8, bias=0.2, seed=3, live=False)
 
@@ -67,7 +67,8 @@ def test_traces_equal_the_core_api(panel):
     finite = np.isfinite(trajectory.kernel_drift)
     np.testing.assert_allclose(drift["kernel_drift"][1], trajectory.kernel_drift[finite], rtol=1e-10)
     np.testing.assert_allclose(drift["discrepancy"][1], trajectory.discrepancy, rtol=1e-8, atol=1e-14)
-    # closed form (seed 001 eq. 19) equals gd_mse_predictor, and matches f^lin trained for the same steps
+    # closed form (Y. Chen, "Linearized Networks", eq. (19)) equals gd_mse_predictor, and matches f^lin trained for
+    # the same steps
     k_train, k_eval = empirical_ntk(model, data.x_train), empirical_ntk(model, data.x_eval, data.x_train)
     with torch.no_grad():
         f0_train, f0_eval = model(data.x_train)[:, 0].numpy(), model(data.x_eval)[:, 0].numpy()
@@ -88,7 +89,7 @@ def test_changing_a_slider_mid_run_cancels_and_the_final_traces_are_the_new_ones
     while (panel.last_state is None or panel.last_state["step"] < 20) and time.time() < deadline:
         time.sleep(0.01)
     first_run = panel.run_id
-    assert panel.last_state["step"] >= 20 and panel._runner.running  # it is really training
+    assert panel.last_state["step"] >= 20 and panel.runner.running  # it is really training
     configure(panel, steps=SMALL["steps"])
     panel.controls["width"].value = 32  # starts the second run, cancelling the first
     assert panel.run_id == first_run + 1

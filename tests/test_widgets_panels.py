@@ -11,7 +11,7 @@ from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import (Dashboard, InfiniteWidthPanel, LearnabilityPanel, SpectralBiasPanel,
                                   WidthScalingPanel)
 from ntk_explorer import spectra as S
-from ntk_explorer.widgets._lazy_job import LazySetup
+from ntk_explorer.widgets.lazy_setup import LazySetup
 from ntk_explorer.widgets.infinite import experiment_config
 from ntk_explorer.widgets.spectral import mode_ranks
 from ntk_explorer.widgets.state import parse_query_string
@@ -95,7 +95,7 @@ def test_learnability_panel_theory_conservation_zero_sum_and_measurement():
     original, scaled = y(panel, "conservation", "original"), y(panel, "conservation", "scaled")
     np.testing.assert_allclose(original, m * L, rtol=1e-12)
     assert original.sum() == pytest.approx(8, abs=1e-9) and scaled.sum() == pytest.approx(8, abs=1e-9)
-    # zero-sum: the boosted mode gained; every other mode's learnability fell (Lemma 4.1)
+    # zero-sum: the boosted mode gained; every other mode's learnability fell (Simon et al. 2021)
     th = panel.last_state["theory"]
     assert th["L_boosted"] > L[1]
     others = np.delete(np.arange(len(lam)), 1)

@@ -6,7 +6,7 @@ import time
 import ipywidgets as W
 import pytest
 
-from ntk_explorer.widgets._runner import RunController
+from ntk_explorer.widgets.runner import RunController
 
 
 class FakeFigure:

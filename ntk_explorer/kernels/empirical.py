@@ -1,6 +1,7 @@
 """Empirical neural tangent kernels: Θ(x, x') = Σ_p ∂f(x)/∂θ_p · ∂f(x')/∂θ_p over all trained parameters.
 
-Three exact methods (Lee et al. 2019, seed 001 eqs. 3–4; the torch.func "neural tangent kernels" tutorial):
+Three exact methods (Lee et al. 2019; Y. Chen, "Linearized Networks", eqs. (3)–(4); the torch.func "neural
+tangent kernels" tutorial):
 
 * ``"structured"`` (``MLP`` only): per-layer products of backpropagated output gradients and activations,
   Θ = Σ_l (m_W[l]² · A_l + m_b[l]²) ⊙ D_l, with A_l = a^l a'^lᵀ (activation Gram matrix entering layer l) and
@@ -11,7 +12,7 @@ Three exact methods (Lee et al. 2019, seed 001 eqs. 3–4; the torch.func "neura
   ``nn.Module``. Memory: chunk2 · O · (P + chunk1 · activations) floats.
 
 Inputs are processed in chunks so that intermediate tensors stay near ``memory_budget`` bytes (default 256 MiB).
-The pseudo-NTK (seed 004, "pseudo-NTK") is the NTK of g(x) = Σ_o f_o(x) / √O.
+The pseudo-NTK (Mohamadi, Bae & Sutherland 2023) is the NTK of g(x) = Σ_o f_o(x) / √O.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def empirical_ntk(model, x1, x2=None, method="auto", pseudo=False, *, memory_bud
     """Empirical NTK of ``model`` between the rows of ``x1`` and ``x2`` (``x2=None`` means ``x1``).
 
     Returns a tensor of shape (N1, N2) when the model has one output (or ``pseudo=True``), else (N1, N2, O, O)
-    with entry [i, j, o, o'] = ∂f_o(x1_i)/∂θ · ∂f_o'(x2_j)/∂θ (seed 001 eqs. 3–4). ``method`` is one of
+    with entry [i, j, o, o'] = ∂f_o(x1_i)/∂θ · ∂f_o'(x2_j)/∂θ (Chen eqs. (3)–(4)). ``method`` is one of
     "structured" (exact for :class:`MLP`, never materialises the Jacobian), "jacobian", "ntk_vp" (any
     ``torch.nn.Module`` through ``torch.func.functional_call``) or "auto" (structured for an MLP; otherwise
     Jacobian contraction for one output and NTK-vector products for several). TF32 is disabled while computing.

@@ -117,7 +117,7 @@ def loss_figure() -> go.Figure:
 
 def drift_figure() -> go.Figure:
     """The three Theorem 2.1 quantities against the step (log y)."""
-    fig = base_figure("Distance from the linear regime (seed 000 Thm 2.1)", "GD step", "relative size",
+    fig = base_figure("Distance from the linear regime (Lee et al. 2019, Theorem 2.1)", "GD step", "relative size",
                       log_y=True)
     fig.add_trace(_line("discrepancy", "RMS f_t − f^lin_t", COLORS["discrepancy"]))
     fig.add_trace(_line("kernel_drift", "‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F", COLORS["kernel_drift"], dash="dash",
@@ -144,8 +144,8 @@ def reference_line(x, slope: float, anchor_x: float, anchor_y: float) -> np.ndar
 
 def width_scaling_figure(widths=None, mean=None, std=None, slopes=None) -> go.Figure:
     """Log-log plot of sup_t discrepancy, kernel drift and parameter distance against width with error bars
-    (std over seeds), fitted slopes in the legend and reference slopes −1/2 (the O(n^{−1/2}) bound of seed 000
-    Theorem 2.1) and −1 (finer analyses for smooth activations).  mean/std: dicts metric → (W,) arrays;
+    (std over seeds), fitted slopes in the legend and reference slopes −1/2 (the O(n^{−1/2}) bound of Lee et al.
+    2019, Theorem 2.1) and −1 (finer analyses for smooth activations).  mean/std: dicts metric → (W,) arrays;
     slopes: dict metric → (slope, stderr).  Called without data it returns the empty figure."""
     names = {"discrepancy": "sup_t RMS(f − f^lin)", "kernel_drift": "sup_t ‖Θ_t − Θ_0‖_F/‖Θ_0‖_F",
              "param_distance": "sup_t ‖θ_t − θ_0‖/‖θ_0‖"}
@@ -201,7 +201,7 @@ def gp_figure() -> go.Figure:
     blue, orange = COLORS["empirical"], COLORS["closed"]
     fig.add_trace(go.Scatter(x=_EMPTY, y=_EMPTY, name="GP mean ± 2σ", mode="lines", fill="toself",
                              meta="gp_band", line=dict(width=0), fillcolor="rgba(230,159,0,0.25)", hoverinfo="skip"))
-    fig.add_trace(_line("gp_mean", "GP mean (seed 001 eq. 27)", orange, width=3))
+    fig.add_trace(_line("gp_mean", "GP mean (Lee et al. 2019)", orange, width=3))
     fig.add_trace(_line("ens_band", "ensemble mean ± 2σ", blue, dash="dot", width=1.2))
     fig.add_trace(_line("ens_mean", "ensemble mean", blue, dash="dash", width=2.5))
     fig.add_trace(_markers("train", "training points", COLORS["train"]))
@@ -228,8 +228,8 @@ def learnability_figure() -> go.Figure:
 
 
 def conservation_figure() -> go.Figure:
-    """Bars m_k·L_k per family level; their sum is n (Theorem 2.2).  A second bar set shows the same after one
-    eigenvalue was scaled (zero-sum competition, Lemma 4.1)."""
+    """Bars m_k·L_k per family level; their sum is n (the conservation law of Simon et al. 2021).  A second bar
+    set shows the same after one eigenvalue was scaled (zero-sum competition of eigenmodes, same paper)."""
     fig = base_figure("Conservation law: Σ_i L_i = n", "level (frequency / degree)", "m_k · L_k", height=360)
     fig.add_trace(go.Bar(x=_EMPTY, y=_EMPTY, name="original spectrum", meta="original",
                          marker_color=OKABE_ITO["sky_blue"]))

@@ -3,12 +3,13 @@
 
 Each panel exposes ``controls`` (query-string name → widget), ``figures`` (name → FigureWidget), ``status`` (the
 status line), ``run()`` and ``wait(timeout)``; ``Dashboard()`` shows them as tabs.  Training runs in a worker
-thread, so the notebook kernel is never blocked; see ``_runner`` for the rules on frames and cancellation.
+thread, so the notebook kernel is never blocked; see ``runner`` for the rules on frames and cancellation.
 """
-from .dashboard import PANELS, Dashboard
+from .dashboard import Dashboard
 from .infinite import InfiniteWidthPanel
 from .lazy import LazyTrainingPanel
 from .learnability import LearnabilityPanel
+from .registry import PANELS
 from .spectral import SpectralBiasPanel
 from .width import WidthScalingPanel
 

@@ -7,18 +7,11 @@ import os
 import ipywidgets as W
 
 from .._version import __version__
-from ._common import guard_html
-from .infinite import InfiniteWidthPanel
-from .lazy import LazyTrainingPanel
-from .learnability import LearnabilityPanel
-from .spectral import SpectralBiasPanel
+from .panel import guard_html
+from .registry import PANELS
 from .state import apply_params, build_query, hide_controls, parse_query_string, read_query_string
-from .width import WidthScalingPanel
 
 __all__ = ["Dashboard", "PANELS"]
-
-PANELS = {"lazy": LazyTrainingPanel, "width": WidthScalingPanel, "infinite": InfiniteWidthPanel,
-          "learnability": LearnabilityPanel, "spectral": SpectralBiasPanel}
 
 _CSS = """<style>
 .ntk-dashboard .widget-label, .ntk-dashboard .widget-readout { font-size: 13px; }

@@ -10,9 +10,9 @@ from ..kernels import analytic_kernels
 from ..dynamics import critical_learning_rates
 from ..experiments import ExperimentConfig, ensemble, gp_prediction
 from ..kernels import empirical_ntk
-from ._common import Panel, dropdown, grid, log_slider, seed_box, slider, target_text, width_selector
+from .panel import Panel, dropdown, grid, log_slider, seed_box, slider, target_text, width_selector
 from .figure import figure_widget
-from ._guards import conditioning_guard, learning_rate_guard
+from .guards import conditioning_guard, learning_rate_guard
 from .lazy import WIDTHS
 
 __all__ = ["InfiniteWidthPanel", "experiment_config"]

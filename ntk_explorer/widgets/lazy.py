@@ -5,10 +5,10 @@ import ipywidgets as W
 import numpy as np
 
 from ..plots import panels as P
-from ._common import Panel, dropdown, grid, log_slider, seed_box, slider, target_text, width_selector
+from .panel import Panel, dropdown, grid, log_slider, seed_box, slider, target_text, width_selector
 from .figure import figure_widget
-from ._guards import conditioning_guard, divergence_status, input_norm_guard, learning_rate_guard, lr_gauge_html
-from ._lazy_job import History, LazySetup, preview_state, recording, setup_key, snapshot_state
+from .guards import conditioning_guard, divergence_status, input_norm_guard, learning_rate_guard, lr_gauge_html
+from .lazy_setup import History, LazySetup, preview_state, recording, setup_key, snapshot_state
 
 __all__ = ["LazyTrainingPanel", "WIDTHS", "TARGET_PRESETS"]
 
@@ -148,7 +148,7 @@ class LazyTrainingPanel(Panel):
     def preview(self) -> int:
         """Starts a run that only draws the initial network and the closed-form f^lin (no training)."""
         config = self.config()
-        return self._runner.start(lambda ctx: self._job(ctx, config, train=False), label="initialising")
+        return self.runner.start(lambda ctx: self._job(ctx, config, train=False), label="initialising")
 
     def _setup(self, cfg):
         key = setup_key(cfg, cfg["points"])

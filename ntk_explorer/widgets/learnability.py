@@ -9,7 +9,7 @@ import numpy as np
 
 from ..plots import panels as P
 from .. import spectra as S
-from ._common import Panel, dropdown, grid, log_slider, slider
+from .panel import Panel, dropdown, grid, log_slider, slider
 from .figure import figure_widget
 
 __all__ = ["LearnabilityPanel", "theory"]

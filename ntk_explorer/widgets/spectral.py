@@ -8,10 +8,10 @@ import numpy as np
 
 from ..plots import panels as P
 from .. import spectra as S
-from ._common import Panel, dropdown, seed_box, slider, target_text, width_selector
+from .panel import Panel, dropdown, seed_box, slider, target_text, width_selector
 from .figure import figure_widget
-from ._guards import conditioning_guard, divergence_status, learning_rate_guard, lr_gauge_html
-from ._lazy_job import LazySetup
+from .guards import conditioning_guard, divergence_status, learning_rate_guard, lr_gauge_html
+from .lazy_setup import LazySetup
 from .lazy import WIDTHS
 
 __all__ = ["SpectralBiasPanel", "mode_ranks", "GROWTH_LIMIT"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..plots import panels as P
 from ..experiments import SWEEP_METRICS, fit_slope, width_sweep
-from ._common import Panel, log_slider, slider, target_text
+from .panel import Panel, log_slider, slider, target_text
 from .figure import figure_widget
 
 __all__ = ["WidthScalingPanel", "sweep_config", "summarize"]

@@ -19,7 +19,7 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
-from ._runner import RunController, format_status
+from .runner import RunController, format_status
 
 __all__ = ["Panel", "slider", "log_slider", "dropdown", "equations_box", "guard_html"]
 
@@ -123,7 +123,7 @@ class Panel:
 
     # ------------------------------------------------------------------------------------- running
     def _make_runner(self):
-        self._runner = RunController(self._draw_and_keep, self.status, figures=self.figures.values())
+        self.runner = RunController(self._draw_and_keep, self.status, figures=self.figures.values())
 
     def _draw_and_keep(self, state):
         self.last_state = state
@@ -132,7 +132,7 @@ class Panel:
     def run(self) -> int:
         """Starts a run with the current controls (stopping the one in flight); returns its run id."""
         config = self.config()
-        return self._runner.start(lambda ctx: self._job(ctx, config), label=self.run_label)
+        return self.runner.start(lambda ctx: self._job(ctx, config), label=self.run_label)
 
     run_label = "computing"
     auto_run = True  # a control change starts a run (a panel with slow runs sets False and waits for its button)
@@ -162,20 +162,20 @@ class Panel:
             self.run()
 
     def stop(self) -> None:
-        self._runner.stop()
+        self.runner.stop()
 
     def wait(self, timeout=None) -> str:
         """Blocks until the current run finished and its last frame is drawn; returns "done", "stopped",
         "diverged" or "error" (the error itself is in ``status`` and ``error``).  TimeoutError after timeout."""
-        return self._runner.wait(timeout)
+        return self.runner.wait(timeout)
 
     @property
     def error(self):
-        return self._runner.error
+        return self.runner.error
 
     @property
     def run_id(self) -> int:
-        return self._runner.run_id
+        return self.runner.run_id
 
     def set_guards(self, messages) -> None:
         self.warnings.value = guard_html(messages)
