@@ -45,6 +45,7 @@ LAYERS = [
     ("plots", ["plots", "plots.figures", "plots.panels"]),
     ("widgets", ["widgets", "widgets.dashboard", "widgets.figure", "widgets.guards", "widgets.infinite", "widgets.lazy",
                  "widgets.lazy_setup", "widgets.learnability", "widgets.panel", "widgets.registry", "widgets.runner",
+                 "widgets.settings",
                  "widgets.spectral", "widgets.state", "widgets.width"]),
     ("cli", ["cli"]),
 ]
