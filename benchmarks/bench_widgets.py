@@ -26,18 +26,18 @@ from ntk_explorer.widgets import LazyTrainingPanel
 
 
 class Clock:
-    """Wraps a panel's _draw to record when frames are drawn and how long drawing takes."""
+    """Wraps a panel's draw to record when frames are drawn and how long drawing takes."""
 
     def __init__(self, panel):
         self.panel, self.frames, self.draw_seconds = panel, [], []
-        original = panel._draw
+        original = panel.draw
 
         def draw(state):
             start = time.perf_counter()
             original(state)
             self.frames.append(start)
             self.draw_seconds.append(time.perf_counter() - start)
-        panel._draw = draw
+        panel.draw = draw
 
     def reset(self):
         self.frames.clear()
@@ -99,7 +99,7 @@ def frame_cost(panel, clock, recorder, repeats):
 
 
 def figure_widgets(panel):
-    return list(panel.figures.values())
+    return [panel.figure]
 
 
 def first_frame_latency(panel, clock, name, values, repeats):
@@ -122,9 +122,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    panel = LazyTrainingPanel(preview=False)
+    panel = LazyTrainingPanel()
     clock = Clock(panel)
-    cfg = panel.config()
+    cfg = panel.settings
     runs, fps, draw = [], [], []
     panel.run()
     panel.wait(120)  # warm-up (imports, first allocation)
@@ -142,8 +142,8 @@ def main():
     recorder = CommRecorder()
     with recorder.active():
         cost = frame_cost(panel, clock, recorder, args.repeats)
-    print(f"defaults: width {cfg['width']}, depth {cfg['depth']}, {cfg['activation']}, {cfg['n']} training points, "
-          f"{cfg['steps']} steps; torch threads {args.threads}; {args.repeats} repeats; median (min, max)")
+    print(f"defaults: width {cfg.width}, depth {cfg.depth}, {cfg.activation}, {cfg.n} training points, "
+          f"{cfg.steps} steps; torch threads {args.threads}; {args.repeats} repeats; median (min, max)")
 
     def row(label, values, unit="s", scale=1.0):
         v = [x * scale for x in values]

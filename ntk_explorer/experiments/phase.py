@@ -36,13 +36,11 @@ from ..kernels import analytic_kernels, centered_alignment, empirical_ntk
 from ..memory import check_training_memory
 from ..models import MLP
 from ..validation import check_count
-from .config import (ExperimentConfig, as_config, check_seeds, check_widths, config_device, interactive,
-                     progress_bar)
+from .config import ExperimentConfig, as_config, check_seeds, check_widths, config_device, interactive, progress_bar
 from .phase_result import PhaseCell, PhaseDiagram, PhaseRun, PhaseSettings
 
 __all__ = ["lazy_rich_phase", "lazy_rich_phase_stream", "PhaseStream", "check_scales", "classification_accuracy",
            "phase_learning_rate", "PHASE_DEFAULTS", "PHASE_LR_FRACTION", "PHASE_WIDTHS", "PHASE_SCALES"]
-
 
 PHASE_DEFAULTS = dict(depth=1, lr=None)
 PHASE_LR_FRACTION = 0.05
@@ -173,6 +171,8 @@ class PhaseStream(ItemStream):
         return self.measure(width, scale, seed, stream, snapshots[0], last)
 
     def measure(self, width, scale, seed, stream, first, last) -> PhaseRun:
+        """Every measure of a finished run from its exhausted ``stream`` (Θ_0, the trained network) and its first
+        and last snapshots (losses, h and h^lin on the eval points)."""
         data, n, out = self.dataset, len(self.dataset.y_train), self.dataset.out_dim
         theta_0 = stream.initial_ntk
         theta_t = kernel_matrix(empirical_ntk(stream.network, data.x_train), dtype=theta_0.dtype)[0]
@@ -190,7 +190,8 @@ class PhaseStream(ItemStream):
             test_loss=float(self._loss.value(f, self._y_eval)),
             test_loss_lin=float(self._loss.value(f_lin, self._y_eval)),
             test_accuracy=accuracy[0], test_accuracy_lin=accuracy[1], train_loss=last.loss,
-            train_loss_lin=last.loss_lin, alignment_initial=alignment[0], alignment_final=alignment[1], alignment_change=alignment[1] - alignment[0], initial_loss=first.loss)
+            train_loss_lin=last.loss_lin, alignment_initial=alignment[0], alignment_final=alignment[1],
+            alignment_change=alignment[1] - alignment[0], initial_loss=first.loss)
 
 
 def lazy_rich_phase_stream(widths, scales, *, parameterization: str = "ntk", dataset="digits", steps: int = 300,
@@ -228,8 +229,9 @@ def lazy_rich_phase(widths, scales, *, parameterization: str = "ntk", dataset="d
     progress: a tqdm bar over cells (default: when interactive)."""
     stream = lazy_rich_phase_stream(widths, scales, parameterization=parameterization, dataset=dataset,
                                     steps=steps, seeds=seeds, stop=stop, **config)
-    cells = progress_bar(stream, total=stream.n_cells, desc="lazy-rich phase") \
-        if (interactive() if progress is None else progress) else stream
+    cells = stream
+    if interactive() if progress is None else progress:
+        cells = progress_bar(stream, total=stream.n_cells, desc="lazy-rich phase")
     done = tuple(cells)
     return PhaseDiagram.from_cells(stream.widths, stream.scales, stream.settings, done,
                                    complete=not stream.stopped and len(done) == stream.n_cells)

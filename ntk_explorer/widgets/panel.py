@@ -1,64 +1,35 @@
-"""Shared pieces of the panels: the Panel base class, control factories, the equations box and the export box.
+"""The Panel base class: settings → controls, one figure, a run controller, the status line, guards and exports.
 
-A panel owns ``controls`` (query-string name → widget), ``figures`` (name → FigureWidget), ``status`` (an HTML
-line), ``warnings`` (an HTML box for teaching guards) and a :class:`RunController`.  Subclasses implement
-``_job(ctx, config)`` (runs in the worker thread, calls ``ctx.frame``), ``_draw(state)`` (updates the figures),
-``config()`` (the current settings as a plain dict), ``export_columns()`` and ``snippet()``.
+A panel class names its settings dataclass (``Settings``), its figure template (``make_figure``), the computation
+of a run (``job(ctx, settings)``, in a worker thread, pushing typed frames with ``ctx.frame``) and how a frame is
+drawn (``draw(frame)``, inside one ``batch_update()`` of its one FigureWidget).  Everything else is derived from
+the settings class: the controls, the link, ``hide=``, the export files and the reproducing code (the settings
+literal followed by the panel's ``snippet_body``).  Contract (issue 12): ``Panel.Settings``, ``panel.settings``,
+``Panel(**overrides)``, ``Panel(settings)``, ``panel.apply(settings)`` (one run, not one per field).
 """
 from __future__ import annotations
 
 import base64
-import contextlib
 import csv
+import functools
 import html
 import io
 import json
 import math
+from typing import ClassVar, Optional
 
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
+from .figure import figure_widget
 from .runner import RunController, format_status
+from .settings import Settings, make_controls, settings_literal
+from .state import PanelState, build_query, hidden_names
 
-__all__ = ["Panel", "slider", "log_slider", "dropdown", "equations_box", "guard_html"]
+__all__ = ["Panel", "equations_box", "guard_html", "LABEL_STYLE"]
 
-CONTROL_WIDTH = "310px"
-_STYLE = {"description_width": "118px"}
-
-
-def _layout():
-    return W.Layout(width=CONTROL_WIDTH)
-
-
-def slider(description, value, low, high, step=1, *, integer=True, tooltip=""):
-    cls = W.IntSlider if integer else W.FloatSlider
-    return cls(value=value, min=low, max=high, step=step, description=description, continuous_update=False,
-               style=_STYLE, layout=_layout(), description_allow_html=False, tooltip=tooltip)
-
-
-def log_slider(description, value, low_exp, high_exp, *, step=0.05, base=10, readout_format=".3g"):
-    return W.FloatLogSlider(value=value, base=base, min=low_exp, max=high_exp, step=step, description=description,
-                            continuous_update=False, style=_STYLE, layout=_layout(), readout_format=readout_format)
-
-
-def dropdown(description, options, value):
-    return W.Dropdown(options=options, value=value, description=description, style=_STYLE, layout=_layout())
-
-
-def width_selector(value, widths):
-    """The "width n" slider over the allowed widths (released, not dragged, starts a run)."""
-    return W.SelectionSlider(options=widths, value=value, description="width n", continuous_update=False,
-                             style=_STYLE, layout=_layout())
-
-
-def target_text(value):
-    """The typed target expression f*(t) (parsed safely by ntk_explorer.data.parse_target)."""
-    return W.Text(value=value, description="target f*(t)", continuous_update=False, style=_STYLE, layout=_layout())
-
-
-def seed_box(value):
-    return W.BoundedIntText(value=value, min=0, max=1_000_000, description="seed", style=_STYLE, layout=_layout())
+LABEL_STYLE = {"description_width": "118px"}
 
 
 def equations_box(body_html: str) -> W.Accordion:
@@ -86,101 +57,201 @@ def _download_link(filename: str, mime: str, content: str, label: str) -> str:
             f'style="margin-right:1em">{html.escape(label)}</a>')
 
 
-class Panel:
-    """Base class of the five panels (see the module docstring)."""
+def _json_number(x):
+    return None if isinstance(x, float) and not math.isfinite(x) else x
 
+
+class Panel:
+    """Base class of the panels (see the module docstring).  ``Panel(settings)``, ``Panel(**overrides)`` or both
+    (``overrides`` replace fields of ``settings``) build the panel at those settings; nothing runs until it is
+    shown (``activate``), ``run()`` or ``apply()``."""
+
+    Settings: ClassVar[type] = Settings
     key = "panel"
     title = "Panel"
     equations = ""
+    run_label = "computing"
+    auto_run = True  # a control change starts a run (slow panels set False and wait for their button)
+    figure_width = 900
+    snippet_imports = ""  # import lines of the reproducing code
+    snippet_body = ""  # code after ``s = <Settings>(…)`` reproducing a run (``str.format``-ed with snippet_values)
 
-    def __init__(self):
-        self.controls: dict = {}
-        self.figures: dict = {}
+    def __init__(self, settings: Optional[Settings] = None, /, **overrides):
+        self.state = PanelState(self._settings_from(settings, overrides, None))
         self.status = W.HTML(format_status("idle", "Ready."), layout=W.Layout(min_height="24px"))
         self.warnings = W.HTML("")
-        self.last_state = None
-        self._hold = 0
-        self.activated = False
+        self.controls = make_controls(self.settings)
+        self.figure = figure_widget(self.make_figure(), width=self.figure_width)
+        self.activated, self._syncing = False, False
+        self.opener = None  # set by a Dashboard: opens another tab at given settings (see open_panel)
+        self._runner = RunController(self._draw_frame, self.status, figure=self.figure)
+        for name, widget in self.controls.items():
+            widget.observe(functools.partial(self._control_changed, name), names="value")
+        rows, extra = self.view()
+        self.widget = self._assemble(rows, extra)
+        self.show_controls()
+
+    @classmethod
+    def _settings_from(cls, settings, overrides, base):
+        if settings is None:
+            settings = base if base is not None else cls.Settings()
+        elif not isinstance(settings, cls.Settings):
+            raise TypeError(f"{cls.__name__} takes a {cls.Settings.__name__}, got {type(settings).__name__}")
+        return settings.replace(**overrides) if overrides else settings
+
+    @classmethod
+    def control_names(cls) -> list:
+        """Names of the settings fields shown as controls (the names ``hide=`` accepts)."""
+        return cls.Settings.control_names()
 
     # ------------------------------------------------------------------------------------- to implement
-    def config(self) -> dict:
-        """The current settings (a JSON-serialisable dict)."""
-        return {name: w.value for name, w in self.controls.items() if not isinstance(w, W.Button)}
-
-    def export_columns(self) -> dict:
-        """name → 1-D array of the last run's data (equal lengths), for CSV/JSON export."""
-        return {}
-
-    def snippet(self) -> str:
-        """Python code that reproduces the last run with the public API."""
-        return ""
-
-    def _draw(self, state) -> None:
+    def make_figure(self) -> go.Figure:
+        """The panel's figure template (``ntk_explorer.plots.panels``); wrapped in one FigureWidget."""
         raise NotImplementedError
 
-    def _job(self, ctx, config):
+    def view(self) -> tuple:
+        """(rows of the control column, widgets below the figure); by default the controls and nothing."""
+        return list(self.controls.values()), []
+
+    def job(self, ctx, settings):
+        """The computation of one run (worker thread): pushes frames with ``ctx.frame``; returns None, a message
+        for the status line, or ("diverged", message)."""
         raise NotImplementedError
+
+    def draw(self, frame) -> None:
+        """Shows ``frame`` (called inside the figure's ``batch_update()``)."""
+        raise NotImplementedError
+
+    def adjust(self, settings, changed: str):
+        """The settings after the control ``changed`` was set (a panel can reset dependent fields here)."""
+        return settings
+
+    def relevant(self, name: str) -> bool:
+        """Whether the control ``name`` applies to the current settings (irrelevant ones are not shown)."""
+        return True
+
+    # ------------------------------------------------------------------------------------- settings
+    @property
+    def settings(self):
+        """The current settings (an instance of ``Settings``)."""
+        return self.state.settings
+
+    @property
+    def frame(self):
+        """The last frame drawn (None before the first)."""
+        return self.state.frame
+
+    def apply(self, settings: Optional[Settings] = None, /, *, run: Optional[bool] = None, **overrides):
+        """Moves the panel to ``settings`` (with ``overrides``): the controls follow, then one run starts — the
+        one a control change would start (``run=None``; none for panels with a run button), the full run
+        (``run=True``) or none (``run=False``).  Returns the new run id, or None when nothing started."""
+        self.state.settings = self._settings_from(settings, overrides, self.settings)
+        self._syncing = True
+        try:
+            for name, widget in self.controls.items():
+                widget.value = getattr(self.settings, name)
+        finally:
+            self._syncing = False
+        self.show_controls()
+        if run is None:
+            return self.settings_changed()
+        return self.run() if run else None
+
+    def _control_changed(self, name: str, change) -> None:
+        if self._syncing:
+            return
+        spec = self.Settings.specs()[name]
+        try:
+            settings = self.adjust(self.settings.replace(**{name: spec.read(change["new"])}), name)
+        except ValueError as error:  # shown, not swallowed; the settings keep their valid value
+            self.status.value = format_status("error", f"{error} (kept {getattr(self.settings, name)!r})")
+            return
+        self.state.settings = settings
+        self.show_controls()
+        if name not in self.passive_fields:
+            self.settings_changed()
+
+    passive_fields: ClassVar[tuple] = ()  # fields whose change starts nothing (e.g. the lazy panel's "live")
+
+    def settings_changed(self) -> Optional[int]:
+        """What a control change starts: a run for ``auto_run`` panels, else nothing."""
+        return self.run() if self.auto_run else None
+
+    def hide(self, names) -> list:
+        """Hides the named controls (``hide=`` of a link); returns warnings for names that are no control."""
+        hidden, warnings = hidden_names(self.Settings, names, self.control_names())
+        self.state.hidden = tuple(dict.fromkeys(self.state.hidden + hidden))
+        self.show_controls()
+        return warnings
+
+    def show_controls(self) -> None:
+        """Shows each control unless it is hidden or not relevant to the current settings (each has its own
+        Layout: hiding one never hides another)."""
+        for name, widget in self.controls.items():
+            shown = name not in self.state.hidden and self.relevant(name)
+            widget.layout.display = None if shown else "none"
+
+    def open_panel(self, key: str, settings: Optional[Settings] = None, /, **overrides):
+        """Opens panel ``key`` of the dashboard this panel is in, at ``settings`` (with ``overrides``; e.g. a click
+        here opens the lazy-training tab at that width and output scale); one run starts there.  RuntimeError
+        outside a dashboard."""
+        if self.opener is None:
+            raise RuntimeError(f"{type(self).__name__} is not inside a Dashboard: there is no {key!r} tab to open")
+        return self.opener(key, settings, **overrides)
+
+    def link_query(self) -> str:
+        """The query string that opens this panel at its current settings (hidden controls included)."""
+        return build_query(self.key, self.settings, self.state.hidden)
 
     # ------------------------------------------------------------------------------------- running
-    def _make_runner(self):
-        self.runner = RunController(self._draw_and_keep, self.status, figures=self.figures.values())
-
-    def _draw_and_keep(self, state):
-        self.last_state = state
-        self._draw(state)
-
     def run(self) -> int:
-        """Starts a run with the current controls (stopping the one in flight); returns its run id."""
-        config = self.config()
-        return self.runner.start(lambda ctx: self._job(ctx, config), label=self.run_label)
-
-    run_label = "computing"
-    auto_run = True  # a control change starts a run (a panel with slow runs sets False and waits for its button)
+        """Starts a run at the current settings (stopping the one in flight); returns its run id."""
+        self.activated = True
+        settings = self.settings
+        return self._runner.start(lambda ctx: self.job(ctx, settings), label=self.run_label)
 
     def activate(self) -> None:
-        """First display (the dashboard calls it when the panel's tab is first selected): starts the first run."""
+        """First display (the dashboard calls it when the tab is first selected; showing the panel in a notebook
+        calls it too): starts the first run."""
         if not self.activated:
             self.activated = True
-            self.run()
+            self.first_display()
 
-    @contextlib.contextmanager
-    def hold_runs(self):
-        """Within this block, changing controls starts no run (for setting several controls at once)."""
-        self._hold += 1
-        try:
-            yield self
-        finally:
-            self._hold -= 1
+    def first_display(self) -> None:
+        self.run()
 
-    def _watch_controls(self, exclude=()):
-        for name, widget in self.controls.items():
-            if name not in exclude and not isinstance(widget, W.Button):
-                widget.observe(self._on_change, names="value")
-
-    def _on_change(self, _change=None):
-        if not self._hold and self.auto_run:
-            self.run()
+    def _draw_frame(self, frame) -> None:
+        self.state.frame = frame
+        self.draw(frame)
 
     def stop(self) -> None:
-        self.runner.stop()
+        self._runner.stop()
 
     def wait(self, timeout=None) -> str:
         """Blocks until the current run finished and its last frame is drawn; returns "done", "stopped",
         "diverged" or "error" (the error itself is in ``status`` and ``error``).  TimeoutError after timeout."""
-        return self.runner.wait(timeout)
+        return self._runner.wait(timeout)
 
     @property
     def error(self):
-        return self.runner.error
+        return self._runner.error
 
     @property
     def run_id(self) -> int:
-        return self.runner.run_id
+        return self._runner.run_id
+
+    @property
+    def running(self) -> bool:
+        return self._runner.running
 
     def set_guards(self, messages) -> None:
         self.warnings.value = guard_html(messages)
 
     # ------------------------------------------------------------------------------------- export
+    def export_columns(self) -> dict:
+        """name → 1-D array of the last frame's data (equal lengths), for CSV/JSON export."""
+        return {} if self.frame is None else self.frame.columns()
+
     def to_csv(self) -> str:
         columns = self.export_columns()
         out = io.StringIO()
@@ -191,13 +262,25 @@ class Panel:
         return out.getvalue()
 
     def to_json(self) -> str:
-        columns = {k: [None if isinstance(x, float) and not math.isfinite(x) else x for x in np.asarray(v).tolist()]
-                   for k, v in self.export_columns().items()}
-        return json.dumps({"panel": self.key, "config": self.config(), "data": columns}, indent=1)
+        columns = {k: [_json_number(x) for x in np.asarray(v).tolist()] for k, v in self.export_columns().items()}
+        return json.dumps({"panel": self.key, "settings": self.settings.as_dict(), "link": "?" + self.link_query(),
+                           "data": columns}, indent=1)
 
-    def figure_html(self, name: str) -> str:
-        """One figure as a standalone HTML page (plotly.js from its CDN; PNG/SVG via the plotly toolbar)."""
-        return go.Figure(self.figures[name]).to_html(include_plotlyjs="cdn", full_html=True)
+    def snippet_values(self) -> dict:
+        """Values the ``snippet_body`` template needs besides ``s`` (none by default)."""
+        return {}
+
+    def snippet(self) -> str:
+        """Python code that reproduces a run at the current settings with the public API: the settings literal
+        (derived from the settings class) followed by the panel's ``snippet_body``."""
+        cls = type(self.settings)
+        body = self.snippet_body.format(**self.snippet_values())
+        return (f"{self.snippet_imports}from {cls.__module__} import {cls.__name__}\n\n"
+                f"{settings_literal(self.settings, prefix='s = ')}\n{body}")
+
+    def figure_html(self) -> str:
+        """The figure as a standalone HTML page (plotly.js from its CDN; PNG/SVG via the plotly toolbar)."""
+        return go.Figure(self.figure).to_html(include_plotlyjs="cdn", full_html=True)
 
     def _export_box(self) -> W.Accordion:
         button = W.Button(description="Prepare downloads", icon="download", tooltip="figure HTML, CSV, JSON")
@@ -206,37 +289,36 @@ class Panel:
 
         def prepare(_=None):
             try:
-                parts = [_download_link(f"{self.key}_{name}.html", "text/html", self.figure_html(name),
-                                        f"{name}.html") for name in self.figures]
-                parts.append(_download_link(f"{self.key}_run.csv", "text/csv", self.to_csv(), "run.csv"))
-                parts.append(_download_link(f"{self.key}_run.json", "application/json", self.to_json(),
-                                            "run.json"))
-                links.value = " ".join(parts)
+                links.value = " ".join([
+                    _download_link(f"{self.key}_figure.html", "text/html", self.figure_html(), "figure.html"),
+                    _download_link(f"{self.key}_run.csv", "text/csv", self.to_csv(), "run.csv"),
+                    _download_link(f"{self.key}_run.json", "application/json", self.to_json(), "run.json")])
                 code.value = self.snippet()
             except Exception as error:  # shown, not swallowed
                 links.value = format_status("error", f"export failed: {error}")
 
         button.on_click(prepare)
-        box = W.Accordion(children=[W.VBox([W.HTML("Figures as standalone HTML (PNG/SVG: use the camera icon "
-                                                   "of a plot), the last run as CSV/JSON, and Python code that "
+        box = W.Accordion(children=[W.VBox([W.HTML("The figure as standalone HTML (PNG/SVG: use the camera icon "
+                                                   "of the plot), the last run as CSV/JSON, and Python code that "
                                                    "reproduces it:"), button, links, code])])
         box.set_title(0, "Export")
         box.selected_index = None
         return box
 
     # ------------------------------------------------------------------------------------- layout
-    def _assemble(self, control_rows, figure_grid, extra=()):
+    def _assemble(self, control_rows, extra=()):
         controls = W.VBox(list(control_rows), layout=W.Layout(width="330px", flex="0 0 330px"))
-        right = W.VBox([figure_grid, *extra, equations_box(self.equations), self._export_box()],
+        right = W.VBox([self.figure, *extra, equations_box(self.equations), self._export_box()],
                        layout=W.Layout(flex="1 1 auto", min_width="0"))
-        self.widget = W.VBox([self.status, self.warnings, W.HBox([controls, right])])
-        self.widget.add_class(f"ntk-panel-{self.key}")
-        return self.widget
+        widget = W.VBox([self.status, self.warnings, W.HBox([controls, right])])
+        widget.add_class(f"ntk-panel-{self.key}")
+        return widget
 
     def _repr_mimebundle_(self, **kwargs):
+        self.activate()
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def grid(figures, columns=2) -> W.GridBox:
-    return W.GridBox(list(figures), layout=W.Layout(grid_template_columns=" ".join(["minmax(0, 1fr)"] * columns),
-                                                    width="100%"))
+def buttons(*specs) -> list:
+    """Buttons from (description, icon, tooltip, primary) tuples."""
+    return [W.Button(description=d, icon=i, tooltip=t, button_style="primary" if p else "") for d, i, t, p in specs]
