@@ -26,8 +26,14 @@ a = 0 (input layer), ½ (hidden), 1 (readout), b = 0 everywhere, c = −1: Yang 
 b = ½; c = 0) shifted by their symmetry (a, b, c) → (a + θ, b − θ, c − 2θ) with θ = ½. The readout bias is
 treated like a hidden weight (multiplier σ_b/√width) so that one global rate keeps every update O(1). The output
 is O(1/√width) at initialisation, the NTK is O(1/width), and the learning rate must be multiplied by ``width``
-(``MLP.lr_scale``) for the features to move by O(1) as width grows. With ``depth = 0`` there is no width and all
-three parameterizations use their "ntk"/"standard" first-layer rule.
+for the features to move by O(1) as width grows. With ``depth = 0`` there is no width and all three
+parameterizations use their "ntk"/"standard" first-layer rule.
+
+Learning rates (the one convention of the package): a *base* rate η means the same function-space step at every
+width and in every parameterization; the rate gradient descent actually uses is ``model.scaled_lr(η)`` =
+η · ``lr_scale``, with ``lr_scale`` = 1 ("ntk"), 1/width ("standard": its NTK grows like width) and width
+("mup"), and 1 at depth 0.  ``ExperimentConfig.lr``, ``width_sweep``, ``ensemble`` and the panels take base
+rates; :func:`ntk_explorer.train` and ``train_stream`` take the rate actually used.
 """
 from __future__ import annotations
 
@@ -38,7 +44,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .validation import check_device, check_float_dtype
+from .validation import check_device, check_finite_number, check_float_dtype
 from .memory import check_memory, estimate_mlp_bytes
 
 __all__ = ["MLP", "MLPConfig", "ACTIVATIONS", "PARAMETERIZATIONS", "activation_fn", "activation_derivative"]
@@ -165,6 +171,11 @@ class MLPConfig:
             return 1.0
         return {"ntk": 1.0, "standard": 1.0 / self.width, "mup": float(self.width)}[self.parameterization]
 
+    def scaled_lr(self, base_lr) -> float:
+        """The learning rate gradient descent uses for the base rate ``base_lr``: base_lr × lr_scale (module
+        docstring, "Learning rates")."""
+        return check_finite_number(base_lr, "base_lr", minimum=0, strict=True) * self.lr_scale
+
 
 def default_device():
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
@@ -209,6 +220,11 @@ class MLP(torch.nn.Module):
     @property
     def lr_scale(self):
         return self.config.lr_scale
+
+    def scaled_lr(self, base_lr) -> float:
+        """The learning rate gradient descent uses for the base rate ``base_lr``: base_lr × lr_scale (module
+        docstring, "Learning rates")."""
+        return self.config.scaled_lr(base_lr)
 
     @torch.no_grad()
     def reinitialize(self, seed):

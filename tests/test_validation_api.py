@@ -65,6 +65,8 @@ def _config(c, **overrides):
 CASES = [
     # ------------------------------------------------------------------------------------------- MLP
     ("MLP width 0", lambda c: nx.MLP(2, 0, 1), ValueError, "width"),
+    ("MLP scaled_lr 0", lambda c: nx.MLP(2, 8, 1).scaled_lr(0.0), ValueError, "base_lr"),
+    ("MLP scaled_lr str", lambda c: nx.MLP(2, 8, 1).scaled_lr("fast"), TypeError, "base_lr"),
     ("MLP width float", lambda c: nx.MLP(2, 8.5, 1), TypeError, "width"),
     ("MLP width bool", lambda c: nx.MLP(2, True, 1), TypeError, "width"),
     ("MLP depth -1", lambda c: nx.MLP(2, 8, -1), ValueError, "depth"),

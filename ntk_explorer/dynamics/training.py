@@ -13,8 +13,8 @@ O(1/√width) for NTK-parameterized nets and lr < 2N/λ_max; :func:`train_stream
 
 Targets y_train may have shape (N,) (one output) or (N, O); every f array in a :class:`Snapshot` has the
 same layout, (N,) or (N, O) (for cross-entropy with class indices: (N, O) logits).  The given model is never
-modified: a copy is trained.  ``lr`` is the learning rate actually used (for "mup" models scale it yourself
-by ``model.lr_scale``).
+modified: a copy is trained.  ``lr`` is the learning rate actually used (from a base rate:
+``model.scaled_lr(base_lr)``, see ``ntk_explorer.models``).
 """
 from __future__ import annotations
 

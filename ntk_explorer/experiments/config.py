@@ -2,8 +2,7 @@
 ensembles.
 
 Learning rates: :class:`ExperimentConfig` holds a *base* rate ``lr``; every network is trained with
-``lr × model.lr_scale`` (ntk: 1, standard: 1/width, mup: width — see ``ntk_explorer.models``), so one base
-rate means the same function-space step size at every width and parameterization can be compared.
+``model.scaled_lr(lr)`` (the convention is documented once, in ``ntk_explorer.models``).
 """
 from __future__ import annotations
 
@@ -25,7 +24,7 @@ __all__ = ["ExperimentConfig", "as_config", "check_seeds", "check_widths", "conf
 @dataclass(frozen=True)
 class ExperimentConfig:
     """A lesson experiment: data (``ntk_explorer.data.make_dataset``), an MLP and GD with MSE.
-    ``lr`` is the base learning rate (multiplied by ``model.lr_scale``).  domain="digits" uses the shipped
+    ``lr`` is the base learning rate: networks train with ``model.scaled_lr(lr)``.  domain="digits" uses the shipped
     8×8 digits of ``classes`` (default (3, 8)): in_dim 64, one output for two classes (±1 targets) and k
     outputs for k classes (one-hot targets); target, dim and noise do not apply to it."""
     width: int = 512

@@ -12,9 +12,9 @@ import torch
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..dynamics.closed_form import kernel_regression_operator
-from ..kernels.analytic import _as_float64, analytic_kernels
+from ..kernels.analytic import analytic_kernels
 from ..memory import check_ensemble_memory
-from ..validation import check_bool
+from ..validation import as_float64_inputs, check_bool
 from .config import as_config, check_seeds, config_device
 
 __all__ = ["ensemble", "EnsembleResult", "gp_prediction", "GPPrediction"]
@@ -41,7 +41,7 @@ class EnsembleResult:
 
 
 def ensemble(config, seeds) -> EnsembleResult:
-    """Trains one network per seed (MSE, full-batch GD, rate config.lr × lr_scale) as a single vectorised
+    """Trains one network per seed (MSE, full-batch GD, rate ``model.scaled_lr(config.lr)``) as a single vectorised
     model: parameters stacked with torch.func.stack_module_state, outputs by vmap(functional_call), and
     the per-network gradients from one backward pass of the summed (independent) losses.  The memory of all
     networks together is checked before any is built (``ntk_explorer.memory.estimate_ensemble_bytes``)."""
@@ -53,7 +53,7 @@ def ensemble(config, seeds) -> EnsembleResult:
     data = config.dataset()
     models = [config.model(seed) for seed in seeds]
     params, buffers = stack_module_state(models)
-    base, lr = models[0], config.lr * models[0].lr_scale
+    base, lr = models[0], models[0].scaled_lr(config.lr)
     device = next(base.parameters()).device
     x, x_eval = data.x_train.to(device), data.x_eval.to(device)
     y = data.y_train.to(device).reshape(len(x), -1)
@@ -97,8 +97,8 @@ def gp_prediction(x_train, y_train, x_eval, *, lr: float, t=math.inf, depth: int
         cov   = K(E,E) − B_t K(X,E) − K(E,X) B_tᵀ + B_t K(X,X) B_tᵀ                    (Chen (28), (30))
     ``lr`` is the rate of GD on L = (1/N) Σ ½(f − y)², as in :func:`ntk_explorer.train`.
     """
-    x_train = _as_float64(x_train, "x_train")
-    x_eval = _as_float64(x_eval, "x_eval")
+    x_train = as_float64_inputs(x_train, "x_train")
+    x_eval = as_float64_inputs(x_eval, "x_eval")
     if x_eval.shape[1] != x_train.shape[1]:
         raise ValueError(f"x_eval has {x_eval.shape[1]} columns but x_train has {x_train.shape[1]}")
     flow = check_bool(flow, "flow")

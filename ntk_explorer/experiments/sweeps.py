@@ -19,7 +19,7 @@ from ..memory import check_training_memory
 from .config import ExperimentConfig, as_config, check_seeds, check_widths, config_device, interactive, progress_bar
 
 __all__ = ["width_sweep", "width_sweep_stream", "SweepRun", "SweepStream", "summarize_sweep", "summarize_runs",
-           "WidthSweep", "Slope", "fit_slope", "SWEEP_METRICS"]
+           "WidthSweep", "Slope", "fit_slope", "loglog_slope", "SWEEP_METRICS"]
 
 SWEEP_METRICS = ("discrepancy", "kernel_drift", "param_distance")
 
@@ -56,11 +56,17 @@ class WidthSweep:
         return "\n".join(lines)
 
 
-def fit_slope(widths: np.ndarray, values: np.ndarray) -> Slope:
-    x = np.repeat(np.log(widths), values.shape[1])
-    y = values.reshape(-1)
+def loglog_slope(x, y) -> Slope:
+    """Least-squares slope of log y on log x over the pairs with finite y > 0 (a diverged run's NaN, a recorded
+    0, are left out), with its standard error (NaN with fewer than three pairs).  NaN slope when fewer than two
+    distinct x remain."""
+    x, y = np.asarray(x, dtype=np.float64).reshape(-1), np.asarray(y, dtype=np.float64).reshape(-1)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same number of entries, got {x.size} and {y.size}")
     keep = np.isfinite(y) & (y > 0)
-    x, y = x[keep], np.log(y[keep])
+    if not (np.isfinite(x[keep]).all() and (x[keep] > 0).all()):
+        raise ValueError("x must be finite and positive where y is (log-log axes)")
+    x, y = np.log(x[keep]), np.log(y[keep])
     if len(np.unique(x)) < 2:
         return Slope(math.nan, math.nan)
     xc = x - x.mean()
@@ -68,6 +74,14 @@ def fit_slope(widths: np.ndarray, values: np.ndarray) -> Slope:
     residual = y - y.mean() - slope * xc
     stderr = math.sqrt(residual @ residual / (len(x) - 2) / (xc @ xc)) if len(x) > 2 else math.nan
     return Slope(slope, stderr)
+
+
+def fit_slope(widths, values) -> Slope:
+    """:func:`loglog_slope` of ``values`` ((W, S): one row per width) against ``widths`` (W,) over all runs."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[0] != len(widths):
+        raise ValueError(f"values must have shape (len(widths), seeds) = ({len(widths)}, S), got {values.shape}")
+    return loglog_slope(np.repeat(np.asarray(widths, dtype=np.float64), values.shape[1]), values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,7 +142,7 @@ def _sweep_runs(widths, seeds, base: ExperimentConfig, stop: StopSignal) -> Iter
             if stop_requested(stop):
                 return
             model = base.model(seed, int(width))
-            trajectory = train(model, data.x_train, data.y_train, lr=base.lr * model.lr_scale, steps=base.steps,
+            trajectory = train(model, data.x_train, data.y_train, lr=model.scaled_lr(base.lr), steps=base.steps,
                                x_eval=data.x_eval, loss=base.loss, record_every=base.record_every,
                                kernel_every=base.kernel_every, output_scale=base.output_scale, stop=stop)
             diverged = bool(trajectory.diverged.any())

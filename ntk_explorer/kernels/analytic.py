@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ..memory import check_memory
+from ..validation import as_float64_inputs
 from ..models import ACTIVATIONS, activation_derivative, activation_fn, MLPConfig
 
 __all__ = ["analytic_kernels", "AnalyticKernels", "gaussian_expectations"]
@@ -66,9 +67,9 @@ def analytic_kernels(x1, x2=None, *, depth, activation="relu", sigma_w=1.0, sigm
     if isinstance(quadrature_points, bool) or not isinstance(quadrature_points, int) or quadrature_points < 2:
         raise ValueError(f"quadrature_points must be an int >= 2, got {quadrature_points!r}")
     closed = method == "closed_form" or (method == "auto" and activation in CLOSED_FORMS)
-    x1 = _as_float64(x1, "x1")
+    x1 = as_float64_inputs(x1, "x1")
     symmetric = x2 is None
-    x2 = x1 if symmetric else _as_float64(x2, "x2", device=x1.device)
+    x2 = x1 if symmetric else as_float64_inputs(x2, "x2", device=x1.device)
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"x1 and x2 must have the same number of columns, got {x1.shape[1]} and {x2.shape[1]}")
     # about ten N1 × N2 float64 tensors are alive at once (kernels, their update, the Gaussian expectations)
@@ -90,25 +91,6 @@ def analytic_kernels(x1, x2=None, *, depth, activation="relu", sigma_w=1.0, sigm
         q11 = sw2 * _diagonal_expectation(q11, activation, closed, quadrature_points) + sb2
         q22 = q11 if symmetric else sw2 * _diagonal_expectation(q22, activation, closed, quadrature_points) + sb2
     return AnalyticKernels(nngp=q12, ntk=ntk)
-
-
-def _as_float64(x, name, device=None):
-    if isinstance(x, torch.Tensor):
-        if not x.is_floating_point():
-            raise ValueError(f"{name} must be a floating tensor, got dtype {x.dtype}")
-        if device is not None and x.device != device:
-            raise ValueError(f"{name} is on {x.device} but x1 is on {device}; put both on one device")
-        x = x.detach().to(torch.float64)
-    else:
-        try:
-            x = torch.as_tensor(np.asarray(x, dtype=np.float64), device=device)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a tensor or numeric array, got {type(x).__name__}") from exc
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (N, d) with N >= 1, got {tuple(x.shape)}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or inf values; remove or replace them")
-    return x
 
 
 def _correlation(a, b, c):

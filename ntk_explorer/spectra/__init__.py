@@ -32,6 +32,7 @@ from .mode_dynamics import (
 )
 from .domains import (
     Circle,
+    Domain,
     EigenSystem,
     Hypercube,
     Points,
@@ -42,6 +43,7 @@ from .domains import (
 )
 
 __all__ = [
+    "Domain",
     "Circle",
     "Hypercube",
     "Points",

@@ -26,8 +26,8 @@ MAX_HYPERCUBE_DIM = 12
 SYMMETRY_TOL = 1e-8
 
 
-class _Domain:
-    """Shared behaviour of the domains: the points `x` (M, d), the family basis and the kernel matrices."""
+class Domain:
+    """Base class of the domains (``circle``, ``hypercube``, ``points``): the points `x` (M, d), the family basis and the kernel matrices."""
 
     family_name = "index"
 
@@ -68,7 +68,7 @@ class _Domain:
 
 
 @dataclass(frozen=True)
-class Circle(_Domain):
+class Circle(Domain):
     """M equally spaced points x_j = (cos θ_j, sin θ_j), θ_j = 2πj/M, on the unit circle."""
 
     size: int
@@ -97,7 +97,7 @@ class Circle(_Domain):
 
 
 @dataclass(frozen=True)
-class Hypercube(_Domain):
+class Hypercube(Domain):
     """The M = 2^d points {−1, 1}^d / sqrt(d) (unit norm); point a has coordinate j = (1 − 2·bit_j(a)) / sqrt(d)."""
 
     d: int
@@ -123,7 +123,7 @@ class Hypercube(_Domain):
 
 
 @dataclass(frozen=True, eq=False)
-class Points(_Domain):
+class Points(Domain):
     """Any finite sample x (M, d) with the uniform measure; no symmetry, eigenfunctions indexed by rank."""
 
     x: torch.Tensor
@@ -179,7 +179,7 @@ class EigenSystem:
     index. residual: relative size of ‖(K/M)Φ − ΦΛ‖_F; near 0 when the family basis diagonalises K.
     """
 
-    domain: _Domain
+    domain: Domain
     eigenvalues: torch.Tensor
     eigenfunctions: torch.Tensor
     family: torch.Tensor
@@ -204,7 +204,15 @@ class EigenSystem:
         )
 
 
-def eigensystem(K, domain: _Domain) -> EigenSystem:
+def check_domain(domain) -> Domain:
+    """``domain`` unchanged if it is a :class:`Domain` (made by ``circle``, ``hypercube`` or ``points``), else
+    TypeError."""
+    if not isinstance(domain, Domain):
+        raise TypeError(f"domain must come from circle(M), hypercube(d) or points(x), got {type(domain).__name__}")
+    return domain
+
+
+def eigensystem(K, domain: Domain) -> EigenSystem:
     """Eigenvalues of K/M and orthonormal eigenfunctions on `domain` (Simon et al. 2021).
 
     circle / hypercube: each eigenvalue is the Rayleigh quotient λ_i = ⟨φ_i, (K/M) φ_i⟩ of the family function
@@ -214,9 +222,7 @@ def eigensystem(K, domain: _Domain) -> EigenSystem:
     points: eigendecomposition of K/M, eigenvalues descending, family = rank, each eigenvector's largest entry
     made positive.
     """
-    if not isinstance(domain, _Domain):
-        raise TypeError(f"domain must come from circle(M), hypercube(d) or points(x), got {type(domain).__name__}")
-    M = domain.M
+    M = check_domain(domain).M
     K = as_kernel_matrix(K, M)
     if isinstance(domain, Points):
         evals, U = torch.linalg.eigh(K / M)

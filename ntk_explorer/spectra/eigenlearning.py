@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..validation import check_finite_number, check_seed
-from .domains import _Domain, as_kernel_matrix, eigensystem
+from .domains import Domain, as_kernel_matrix, check_domain, eigensystem
 
 __all__ = [
     "solve_kappa",
@@ -33,6 +33,7 @@ __all__ = [
     "transfer_matrix",
     "empirical_learnability",
     "random_train_sets",
+    "target_values",
 ]
 
 
@@ -162,7 +163,9 @@ def _train_index(train_idx, M, device):
     return idx
 
 
-def _values(target, M, device):
+def target_values(target, M: int, device) -> torch.Tensor:
+    """A target's values on the M domain points as float64 on ``device``, shape (M,) or (M, T): finite and not
+    identically zero (else ValueError)."""
     f = torch.as_tensor(target, dtype=torch.float64, device=device)
     if f.dim() not in (1, 2) or f.shape[0] != M or not torch.isfinite(f).all():
         raise ValueError(f"target must hold finite values on the M = {M} domain points, shape (M,) or (M, T)")
@@ -173,12 +176,6 @@ def _values(target, M, device):
 
 def _check_ridge(ridge):
     return check_finite_number(ridge, "ridge (added to K(D, D)'s diagonal)", minimum=0)
-
-
-def _check_domain(domain):
-    if not isinstance(domain, _Domain):
-        raise TypeError(f"domain must come from circle(M), hypercube(d) or points(x), got {type(domain).__name__}")
-    return domain
 
 
 def kernel_regression(K, train_idx, y_train, ridge=0.0) -> torch.Tensor:
@@ -203,21 +200,21 @@ def d_learnability(K, target, train_idx, ridge=0.0):
     target: values of f on the domain, (M,) → float, or (M, T) → (T,) tensor.
     """
     K = as_kernel_matrix(K)
-    f = _values(target, K.shape[0], K.device)
+    f = target_values(target, K.shape[0], K.device)
     idx = _train_index(train_idx, K.shape[0], K.device)
     f_hat = kernel_regression(K, idx, f[idx], ridge)
     L = (f * f_hat).sum(0) / (f * f).sum(0)
     return float(L) if L.dim() == 0 else L
 
 
-def transfer_matrix(K, domain: _Domain, train_idx, ridge=0.0, eigsys=None) -> torch.Tensor:
+def transfer_matrix(K, domain: Domain, train_idx, ridge=0.0, eigsys=None) -> torch.Tensor:
     """Learning transfer matrix T^(D) = Λ Φ(D) (Φ(D)ᵀ Λ Φ(D) + ridge·I)^{-1} Φ(D)ᵀ (Simon et al. 2021).
 
     In the eigenbasis of `eigensystem(K, domain)` (same order; pass `eigsys` to reuse one), the coefficients of
     the predictor are v̂ = T v, T_ii is the D-learnability of φ_i, and ridgeless tr T = n exactly
     (the conservation law of Simon et al. 2021). Φ(D)_ij = φ_i(x_j) is M × n. Returns an (M, M) tensor.
     """
-    ridge, domain = _check_ridge(ridge), _check_domain(domain)
+    ridge, domain = _check_ridge(ridge), check_domain(domain)
     sys = eigensystem(K, domain) if eigsys is None else eigsys
     if sys.domain.M != domain.M:
         raise ValueError(f"eigsys has {sys.domain.M} points but the domain has {domain.M}")
@@ -245,7 +242,7 @@ def random_train_sets(M, n, trials, seed=0) -> torch.Tensor:
     return torch.as_tensor(np.argsort(rng.random((trials, M)), axis=1)[:, :n])
 
 
-def empirical_learnability(K, domain: _Domain, target, n, trials=200, ridge=0.0, seed=0):
+def empirical_learnability(K, domain: Domain, target, n, trials=200, ridge=0.0, seed=0):
     """Mean and standard error of the D-learnability ⟨f, f̂⟩/⟨f, f⟩ over random training sets (Simon et al.
     2021).
 
@@ -254,10 +251,10 @@ def empirical_learnability(K, domain: _Domain, target, n, trials=200, ridge=0.0,
     on domain.x, (M,) or (M, T), or a callable f(x) of the (M, d) points. Returns (mean, stderr) as floats, or
     (T,) tensors for T targets; stderr = sample std / sqrt(trials).
     """
-    K, ridge, M = as_kernel_matrix(K, _check_domain(domain).M), _check_ridge(ridge), domain.M
+    K, ridge, M = as_kernel_matrix(K, check_domain(domain).M), _check_ridge(ridge), domain.M
     if callable(target):
         target = target(domain.x.to(K.device))
-    f = _values(target, M, K.device)
+    f = target_values(target, M, K.device)
     f2 = f.reshape(M, -1)
     idx = random_train_sets(M, n, trials, seed).to(K.device)
     K_DD = K[idx[:, :, None], idx[:, None, :]] + ridge * torch.eye(n, dtype=K.dtype, device=K.device)
