@@ -195,9 +195,13 @@ def build(notebooks: Path, out: Path, jobs: int, timeout: int, solutions: bool) 
             source = futures[future]
             try:
                 page, title, seconds = future.result()
-            except CellExecutionError as error:
+            except CellExecutionError as error:  # a cell raised: nbclient's message names the cell and the error
                 failures.append(source)
                 print(f"FAILED {source}:\n{str(error)[:3000]}", file=sys.stderr, flush=True)
+                continue
+            except Exception as error:  # the kernel died, a cell timed out, the export failed: say which notebook
+                failures.append(source)
+                print(f"FAILED {source}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
                 continue
             results[source] = (page, title)
             print(f"{seconds:6.1f} s  {page}  ({title})", flush=True)
