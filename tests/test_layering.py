@@ -45,8 +45,8 @@ LAYERS = [
     ("plots", ["plots", "plots.figures", "plots.panels"]),
     ("widgets", ["widgets", "widgets.dashboard", "widgets.figure", "widgets.guards", "widgets.infinite", "widgets.lazy",
                  "widgets.lazy_setup", "widgets.learnability", "widgets.panel", "widgets.registry", "widgets.runner",
-                 "widgets.settings",
-                 "widgets.spectral", "widgets.state", "widgets.width"]),
+                 "widgets.settings", "widgets.spectral", "widgets.specs", "widgets.state",
+                 "widgets.width"]),
     ("cli", ["cli"]),
 ]
 LAYER = {(f"{PACKAGE}.{name}" if name else PACKAGE): i for i, (_, names) in enumerate(LAYERS) for name in names}
