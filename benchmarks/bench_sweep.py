@@ -53,7 +53,7 @@ def plain_gd_seconds(width, steps):
         grads = torch.autograd.grad(loss, params)
         with torch.no_grad():
             for p, g in zip(params, grads):
-                p.sub_(g, alpha=config.lr * model.lr_scale)
+                p.sub_(g, alpha=model.scaled_lr(config.lr))
     return time.perf_counter() - start
 
 

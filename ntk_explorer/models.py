@@ -15,19 +15,25 @@ name           m_W[l]                                 m_b[l]                    
 ``"mup"``      σ_w/√fan_in; readout σ_w/fan_in        σ_b; readout σ_b/√width     N(0, 1)
 =============  =====================================  ==========================  =====================
 
-"ntk" is the NTK parameterization of Jacot et al. 2018 (seed 003 §2.2; seed 001 eq. 1) and equals
+"ntk" is the NTK parameterization of Jacot et al. 2018 (also Lee et al. 2019) and equals
 neural-tangents' ``Dense(W_std=sigma_w, b_std=sigma_b)``: the first layer divides by √(input dimension) and the
 readout by √width. "standard" computes the same function at initialisation but its gradients, hence its NTK, are
 larger by fan_in/σ_w² per layer (the NTK grows like width, so the learning rate must shrink like 1/width).
 
-"mup" is the maximal-update (μP, mean-field) scaling of Yang & Hu 2021 (Chizat & Bach 2019 for two layers). In the
-abc-parameterization ``W_eff = n^{-a} w``, ``w ~ N(0, n^{-2b})``, learning rate ``η n^{-c}``, we use
+"mup" is the maximal-update (μP, mean-field) scaling of Yang & Hu 2021 (Chizat, Oyallon & Bach 2019 for two
+layers). In the abc-parameterization ``W_eff = n^{-a} w``, ``w ~ N(0, n^{-2b})``, learning rate ``η n^{-c}``, we use
 a = 0 (input layer), ½ (hidden), 1 (readout), b = 0 everywhere, c = −1: Yang & Hu's μP table (a = −½, 0, ½;
 b = ½; c = 0) shifted by their symmetry (a, b, c) → (a + θ, b − θ, c − 2θ) with θ = ½. The readout bias is
 treated like a hidden weight (multiplier σ_b/√width) so that one global rate keeps every update O(1). The output
 is O(1/√width) at initialisation, the NTK is O(1/width), and the learning rate must be multiplied by ``width``
-(``MLP.lr_scale``) for the features to move by O(1) as width grows. With ``depth = 0`` there is no width and all
-three parameterizations use their "ntk"/"standard" first-layer rule.
+for the features to move by O(1) as width grows. With ``depth = 0`` there is no width and all three
+parameterizations use their "ntk"/"standard" first-layer rule.
+
+Learning rates (the one convention of the package): a *base* rate η means the same function-space step at every
+width and in every parameterization; the rate gradient descent actually uses is ``model.scaled_lr(η)`` =
+η · ``lr_scale``, with ``lr_scale`` = 1 ("ntk"), 1/width ("standard": its NTK grows like width) and width
+("mup"), and 1 at depth 0.  ``ExperimentConfig.lr``, ``width_sweep``, ``ensemble`` and the panels take base
+rates; :func:`ntk_explorer.train` and ``train_stream`` take the rate actually used.
 """
 from __future__ import annotations
 
@@ -38,7 +44,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .validation import check_device, check_float_dtype
+from .validation import check_device, check_finite_number, check_float_dtype
 from .memory import check_memory, estimate_mlp_bytes
 
 __all__ = ["MLP", "MLPConfig", "ACTIVATIONS", "PARAMETERIZATIONS", "activation_fn", "activation_derivative"]
@@ -165,6 +171,11 @@ class MLPConfig:
             return 1.0
         return {"ntk": 1.0, "standard": 1.0 / self.width, "mup": float(self.width)}[self.parameterization]
 
+    def scaled_lr(self, base_lr) -> float:
+        """The learning rate gradient descent uses for the base rate ``base_lr``: base_lr × lr_scale (module
+        docstring, "Learning rates")."""
+        return check_finite_number(base_lr, "base_lr", minimum=0, strict=True) * self.lr_scale
+
 
 def default_device():
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
@@ -173,8 +184,8 @@ def default_device():
 class MLP(torch.nn.Module):
     """A fully connected network f: R^in_dim → R^out_dim with ``depth`` hidden layers of ``width`` units.
 
-    Parameterizations and their multipliers are described in the module docstring (seed 001 eq. 1; seed 003
-    §2.2). Initial weights are drawn on the CPU from ``torch.Generator().manual_seed(seed)`` in float64 and then
+    Parameterizations and their multipliers are described in the module docstring (Jacot et al. 2018; Lee et al.
+    2019). Initial weights are drawn on the CPU from ``torch.Generator().manual_seed(seed)`` in float64 and then
     moved, so a seed gives the same network on every device and dtype.
 
     ``forward(x)`` takes ``x`` of shape (N, in_dim) and returns shape (N, out_dim).
@@ -209,6 +220,11 @@ class MLP(torch.nn.Module):
     @property
     def lr_scale(self):
         return self.config.lr_scale
+
+    def scaled_lr(self, base_lr) -> float:
+        """The learning rate gradient descent uses for the base rate ``base_lr``: base_lr × lr_scale (module
+        docstring, "Learning rates")."""
+        return self.config.scaled_lr(base_lr)
 
     @torch.no_grad()
     def reinitialize(self, seed):

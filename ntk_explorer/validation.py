@@ -46,6 +46,28 @@ def as_inputs(x, name, *, dtype, device, in_dim=None):
         raise ValueError(f"{name} has {x.shape[1]} features per row but the model expects in_dim={in_dim}")
     if x.shape[0] == 0:
         raise ValueError(f"{name} is empty: it needs at least one row")
+    # a finite sum means every entry is finite (NaN and ±inf propagate); only an overflowing sum needs the full test
+    if not math.isfinite(x.sum().item()) and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf values; remove or replace them")
+    return x
+
+
+def as_float64_inputs(x, name, device=None):
+    """``x`` as a finite (N, d) float64 tensor, N ≥ 1 (any floating tensor is cast, on its device; an array is
+    converted onto ``device``).  ``device``: where a tensor must already be (the first input's device)."""
+    if isinstance(x, torch.Tensor):
+        if not x.is_floating_point():
+            raise ValueError(f"{name} must be a floating tensor, got dtype {x.dtype}")
+        if device is not None and x.device != device:
+            raise ValueError(f"{name} is on {x.device} but x1 is on {device}; put both on one device")
+        x = x.detach().to(torch.float64)
+    else:
+        try:
+            x = torch.as_tensor(np.asarray(x, dtype=np.float64), device=device)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a tensor or numeric array, got {type(x).__name__}") from exc
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (N, d) with N >= 1, got {tuple(x.shape)}")
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or inf values; remove or replace them")
     return x

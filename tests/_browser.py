@@ -20,7 +20,7 @@ from benchmarks.bench_load import (CHROMIUM, CHROMIUM_ARGS, RECORDER_JS, dashboa
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "RECORDER_JS", "dashboard_server", "free_port", "kernel_memory",
            "kernel_processes", "wait_for_port", "ROOT", "LAZY", "unavailable", "sync_playwright", "open_dashboard",
            "status", "run_number", "wait_for_status", "wait_for_run_done", "function_traces", "function_data",
-           "wait_for_lines_to_change"]
+           "wait_for_lines_to_change", "wait_for_traces", "TRACE_DATA"]
 
 LOAD_TIMEOUT_MS = 120_000
 RUN_TIMEOUT_MS = 60_000
@@ -76,23 +76,35 @@ def wait_for_run_done(page, after: int):
 
 
 FUNCTION_TRACES = """(sel) => {
+    // One figure per panel: the lazy panel's subplots share one plot; each drawn trace group carries its calcdata,
+    // whose trace.index points into gd.data, where the trace's key (meta) is.
     const gd = document.querySelector(sel);
-    const traces = Array.from(gd.querySelectorAll('.scatterlayer .trace'));
     const out = {};
-    gd.data.forEach((t, i) => { const p = traces[i] && traces[i].querySelector('path.js-line');
-                                 out[t.meta] = p ? p.getAttribute('d') : null; });
+    gd.querySelectorAll('.scatterlayer .trace').forEach(el => {
+        const cd = el.__data__; const trace = cd && cd[0] && cd[0].trace;
+        if (!trace || !gd.data[trace.index]) return;
+        const p = el.querySelector('path.js-line');
+        out[gd.data[trace.index].meta] = p ? p.getAttribute('d') : null; });
     return out; }"""
+TRACE_DATA = """(sel) => { const out = {}; document.querySelector(sel).data.forEach(t => {
+    out[t.meta] = t.y ? Array.from(t.y) : []; }); return out; }"""
 
 
 def function_traces(page) -> dict:
-    """trace key (meta) → the `d` attribute of its line in the f / f^lin figure (the first plot of the panel)."""
+    """trace key (meta) → the `d` attribute of its drawn line in the lazy panel's figure (f, flin, loss, …)."""
     return page.evaluate(FUNCTION_TRACES, f"{LAZY} .js-plotly-plot")
 
 
 def function_data(page) -> dict:
-    """trace key (meta) → the y values plotly.js holds for it in the f / f^lin figure (what is drawn)."""
-    return page.evaluate("(sel) => { const out = {}; document.querySelector(sel).data.forEach(t => {"
-                         " out[t.meta] = t.y ? Array.from(t.y) : []; }); return out; }", f"{LAZY} .js-plotly-plot")
+    """trace key (meta) → the y values plotly.js holds for it in the lazy panel's figure (what is drawn)."""
+    return page.evaluate(TRACE_DATA, f"{LAZY} .js-plotly-plot")
+
+
+def wait_for_traces(page, keys, min_points: int, timeout=60_000):
+    """Waits until the traces ``keys`` of the lazy panel's figure hold more than ``min_points`` y values each."""
+    page.wait_for_function("([sel, keys, n]) => { const gd = document.querySelector(sel); return gd && gd.data &&"
+                           " keys.every(k => gd.data.some(t => t.meta === k && t.y && t.y.length > n)); }",
+                           arg=[f"{LAZY} .js-plotly-plot", list(keys), min_points], timeout=timeout)
 
 
 def wait_for_lines_to_change(page, before: dict, keys=("f", "flin"), timeout=15_000):

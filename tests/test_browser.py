@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from _browser import (CHROMIUM, CHROMIUM_ARGS, LAZY, ROOT, free_port, function_traces, open_dashboard, run_number,
-                      sync_playwright, wait_for_lines_to_change, wait_for_port, wait_for_run_done)
+                      sync_playwright, wait_for_lines_to_change, wait_for_port, wait_for_run_done, wait_for_traces)
 from ntk_explorer.cli import voila_command
 
 SCREENSHOT = ROOT / "assets" / "dashboard.png"
@@ -63,8 +63,10 @@ def test_train_updates_f_and_flin_and_saves_a_screenshot(page):
     wait_for_run_done(page, run)
     after = wait_for_lines_to_change(page, before)  # f and f^lin exist and moved away from f_0
     assert after["f"] != after["flin"]
-    page.wait_for_function("(sel) => document.querySelectorAll(sel)[1].data.every(t => t.y && t.y.length > 10)",
-                           arg=f"{LAZY} .js-plotly-plot", timeout=60_000)  # the loss curves were drawn (slow under load)
+    assert page.locator(f"{LAZY} .js-plotly-plot").count() == 1  # one figure: f/f^lin, loss, drift, spectrum
+    wait_for_traces(page, ("loss", "loss_lin", "discrepancy"), 10)  # the loss subplot was drawn (slow under load)
+    drawn = function_traces(page)
+    assert drawn["loss"] and drawn["discrepancy"] and drawn["f"] == after["f"]  # the subplots' lines are drawn
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 20_000

@@ -56,8 +56,8 @@ def test_gradient_flow_equals_the_matrix_exponential():
     rng = np.random.default_rng(3)
     y, f0, f0e = rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal(m)
     decay = scipy.linalg.expm(-lr * t * k_tt / n)
-    expected_train = y + decay @ (f0 - y)  # seed 001 eq. 15
-    expected_eval = f0e - k_et @ np.linalg.solve(k_tt, (np.eye(n) - decay) @ (f0 - y))  # seed 001 eq. 19
+    expected_train = y + decay @ (f0 - y)  # Y. Chen, "Linearized Networks", eq. (15)
+    expected_eval = f0e - k_et @ np.linalg.solve(k_tt, (np.eye(n) - decay) @ (f0 - y))  # Chen eq. (19)
     f_train, f_eval = gd_mse_predictor(torch.tensor(k_tt), y, lr, flow=True)(t, f0, f0e, k_et)
     np.testing.assert_allclose(f_train, expected_train, atol=1e-10)
     np.testing.assert_allclose(f_eval, expected_eval, atol=1e-10)
@@ -68,7 +68,7 @@ def test_infinite_time_is_kernel_regression():
     _, k_tt, k_et = _random_kernel(n, m, seed=4)
     rng = np.random.default_rng(5)
     y, f0, f0e = rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal(m)
-    regression = k_et @ np.linalg.solve(k_tt, y - f0) + f0e  # seed 004: k(x) K^{-1}(Y − f_0) + f_0
+    regression = k_et @ np.linalg.solve(k_tt, y - f0) + f0e  # Sutherland's NTK slides: k(x) K^{-1}(Y − f_0) + f_0
     for flow in (False, True):
         f_train, f_eval = gd_mse_predictor(k_tt, y, 0.5, flow=flow)(math.inf, f0, f0e, k_et)
         np.testing.assert_allclose(f_train, y, atol=1e-10)
@@ -105,6 +105,33 @@ def test_critical_learning_rates_and_the_closed_form_at_the_threshold():
     assert np.linalg.norm(fast - y) > 1e6 * np.linalg.norm(f0 - y)
     with pytest.raises(ValueError, match="diverges"):
         gd_mse_predictor(k_tt, y, 1.01 * rates.diverge)(math.inf, f0)
+
+
+@pytest.mark.parametrize("out", [1, 2])
+def test_linearized_loss_curve_against_iterated_updates_and_expm(out):
+    from ntk_explorer.dynamics import linearized_loss_curve
+
+    n, steps = 7, 25
+    _, k_tt, _ = _random_kernel(n, 0, out=out, seed=3)
+    k = k_tt if out == 1 else k_tt.transpose(0, 2, 1, 3).reshape(n * out, n * out)
+    rng = np.random.default_rng(4)
+    shape = (n,) if out == 1 else (n, out)
+    y, f0 = rng.standard_normal(shape), rng.standard_normal(shape)
+    lr = 0.9 * critical_learning_rates(k_tt).diverge
+    f, by_hand = f0.reshape(-1).copy(), []
+    for _ in range(steps + 1):  # f ← f − (lr/N) Θ (f − y), loss (1/N) Σ ½‖f − y‖²
+        by_hand.append(0.5 * np.sum((f - y.reshape(-1)) ** 2) / n)
+        f = f - lr / n * k @ (f - y.reshape(-1))
+    curve = linearized_loss_curve(k_tt, f0, y, lr, steps)
+    assert curve.shape == (steps + 1,) and np.allclose(curve, by_hand, rtol=1e-10, atol=1e-14)
+    flow = linearized_loss_curve(k_tt, f0, y, lr, steps, flow=True)
+    for t in (0, 3, steps):
+        r = scipy.linalg.expm(-lr * t / n * k) @ (f0 - y).reshape(-1)
+        assert flow[t] == pytest.approx(0.5 * r @ r / n, rel=1e-10)
+    above = linearized_loss_curve(k_tt, f0, y, 1.05 * critical_learning_rates(k_tt).diverge, 200)
+    assert above[-1] > 1e3 * above[0]  # past 2N/λ_max the top mode grows like 1.1^t
+    with pytest.raises(ValueError, match="steps"):
+        linearized_loss_curve(k_tt, f0, y, lr, -1)
 
 
 # ------------------------------------------------------------------------------------ training

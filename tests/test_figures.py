@@ -1,57 +1,29 @@
-"""The static lesson figures: the numbers they compute (seed 004's two-layer bound, the empirical-to-analytic NTK
-error) against independent references, and the figures against the data they were given."""
-import math
-
+"""The static lesson figures against the data they were given (the measurements they plot are tested in
+test_measurements.py)."""
 import numpy as np
 import pytest
-import torch
 
 from ntk_explorer import MLP, critical_learning_rates, empirical_ntk, gd_mse_predictor, train
+from ntk_explorer.experiments import SMOOTHNESS, fit_slope, ntk_errors, two_layer_gaps
 from ntk_explorer.plots import figures
 from ntk_explorer.data import make_dataset
 from ntk_explorer.spectra import mode_residuals
 
 
-def test_smoothness_constants_are_the_sup_of_the_second_derivative():
-    z = torch.linspace(-6, 6, 200001, dtype=torch.float64, requires_grad=True)
-    for name, phi in {"erf": torch.special.erf, "tanh": torch.tanh, "softplus": torch.nn.functional.softplus,
-                      "gelu": torch.nn.functional.gelu}.items():
-        first = torch.autograd.grad(phi(z).sum(), z, create_graph=True)[0]
-        second = torch.autograd.grad(first.sum(), z)[0]
-        assert second.abs().max().item() == pytest.approx(figures.SMOOTHNESS[name], rel=1e-6), name
-
-
-def test_two_layer_gaps_respect_seed_004_bound_and_its_rate():
-    widths = [16, 256, 4096]
-    for activation in ("erf", "tanh"):
-        g = figures.two_layer_gaps(widths, radius=1.0, activation=activation)
-        assert np.all(g["random"] <= g["bound"]) and np.all(g["aligned"] <= g["bound"])
-        np.testing.assert_allclose(g["bound"], figures.SMOOTHNESS[activation] / (2 * np.sqrt(widths)))
-    # erf, aligned direction: the second-order terms add up to E|σ''(z)|/2·r²/√m, z ~ N(0, 1/2): E|erf''| = 2/π,
-    # so gap/bound → (2/π)/β = sqrt(e/(2π)) (up to third-order terms and the sampling of the m neurons)
-    g = figures.two_layer_gaps([4096, 16384], radius=1.0, activation="erf")
-    np.testing.assert_allclose(g["aligned"] / g["bound"], math.sqrt(math.e / (2 * math.pi)), rtol=0.05)
-
-
-def test_two_layer_gap_is_quadratic_and_vanishes_for_a_linear_activation():
-    small = figures.two_layer_gaps([1024], radius=0.05, activation="tanh")
-    double = figures.two_layer_gaps([1024], radius=0.1, activation="tanh")
-    assert double["aligned"][0] / small["aligned"][0] == pytest.approx(4.0, rel=0.02)
-    assert double["random"][0] / small["random"][0] == pytest.approx(4.0, rel=0.05)
-    linear = figures.two_layer_gaps([64], radius=1.0, activation="identity")
-    assert linear["aligned"][0] < 1e-12 and linear["random"][0] < 1e-12 and linear["bound"][0] == 0.0
-    with pytest.raises(ValueError, match="relu"):
-        figures.two_layer_gaps([16], activation="relu")
-
-
-def test_ntk_errors_shrink_like_inverse_square_root_of_width():
-    e = figures.ntk_errors([64, 16384], seeds=3, depth=1, activation="erf", sigma_b=0.1, n_points=32)
-    ratio = e["errors"][0].mean() / e["errors"][1].mean()  # width × 256: about 16 for n^{-1/2}
-    assert 8 < ratio < 32
-    model = MLP(2, 64, 1, activation="erf", sigma_b=0.1, seed=0, device="cpu")
-    k = empirical_ntk(model, e["x"])
-    expected = torch.linalg.matrix_norm(k - e["ntk"]) / torch.linalg.matrix_norm(e["ntk"])
-    assert e["errors"][0, 0] == pytest.approx(expected.item(), rel=1e-12)
+def test_figures_draw_the_core_measurements_and_slopes():
+    """The lesson figures plot ntk_errors / two_layer_gaps (ntk_explorer.experiments) with the core's slope fits."""
+    fig = figures.ntk_convergence_figure([16, 64, 256], seeds=2)
+    e = ntk_errors([16, 64, 256], 2, depth=1, activation="erf", sigma_b=0.1)
+    measured = next(t for t in fig.data if t.name.startswith("measured"))
+    np.testing.assert_allclose(measured.y, e["errors"].mean(1), rtol=1e-12)
+    assert f"slope {fit_slope(e['widths'], e['errors']).slope:.2f}" in measured.name
+    fig = figures.linearization_bound_figure([16, 64, 256], activation="tanh")
+    g = two_layer_gaps([16, 64, 256], activation="tanh")
+    aligned = next(t for t in fig.data if t.name.startswith("aligned"))
+    np.testing.assert_allclose(aligned.y, g["aligned"], rtol=1e-12)
+    slope = np.polyfit(np.log(g["widths"]), np.log(g["aligned"]), 1)[0]  # independent least squares
+    assert f"slope {slope:.2f}" in aligned.name
+    assert figures.two_layer_gaps is two_layer_gaps and figures.SMOOTHNESS is SMOOTHNESS  # the lessons' names
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ def test_three_methods_agree(par, sigma_b, depth, out_dim):
         assert rel(empirical_ntk(model, x1, x2, method=method), ref) < 1e-10, method
     pseudo = [empirical_ntk(model, x1, x2, method=m, pseudo=True) for m in ("structured", "jacobian", "ntk_vp")]
     assert all(p.shape == (5, 4) for p in pseudo)
-    # pseudo-NTK of Σ_o f_o/√O equals (1/O) Σ_{o,o'} Θ_{oo'} (seed 004)
+    # pseudo-NTK of Σ_o f_o/√O equals (1/O) Σ_{o,o'} Θ_{oo'} (Mohamadi, Bae & Sutherland 2023)
     full = ref if out_dim > 1 else ref[:, :, None, None]
     expected = full.sum(dim=(2, 3)) / out_dim
     for p in pseudo:
@@ -124,7 +124,8 @@ def circle(n):
 
 
 def test_monte_carlo_convergence_to_analytic_ntk():
-    """Seed 000 eq. 4: the empirical NTK concentrates around the analytic one at rate O(1/sqrt(width))."""
+    """Jacot et al. 2018, Theorem 1: the empirical NTK converges to the analytic one; it concentrates at the
+    central-limit rate O(1/sqrt(width))."""
     x = circle(12)
     ref = analytic_kernels(x, depth=2, activation="relu").ntk
     widths = [64, 256, 1024, 4096]
@@ -171,3 +172,15 @@ def test_numpy_inputs_are_converted():
     m = MLP(2, 8, 1)
     x = np.array([[0.1, 0.2], [0.3, -0.4]], dtype=np.float32)
     torch.testing.assert_close(empirical_ntk(m, x), empirical_ntk(m, torch.as_tensor(x, dtype=F64)))
+
+
+def test_huge_finite_inputs_pass_and_one_infinite_entry_among_them_does_not():
+    """as_inputs accepts finite entries whose sum overflows and still finds a NaN or inf among them."""
+    model = MLP(2, 4, 1, activation="tanh", seed=2)
+    huge = torch.full((3, 2), 1e308, dtype=F64)
+    assert empirical_ntk(model, huge).shape == (3, 3)  # accepted (the kernel itself overflows: x·x = 1e616)
+    for bad in (math.inf, -math.inf, math.nan):
+        x = huge.clone()
+        x[1, 0] = bad
+        with pytest.raises(ValueError, match="NaN or inf"):
+            empirical_ntk(model, x)

@@ -1,4 +1,4 @@
-"""Tests for ntk_explorer.kernels.linearize: f^lin(x; θ) = f(x; θ_0) + J_0 (θ − θ_0) (seed 001 eq. 10)."""
+"""Tests for ntk_explorer.kernels.linearize: f^lin(x; θ) = f(x; θ_0) + J_0 (θ − θ_0) (Lee et al. 2019)."""
 import pytest
 import torch
 from torch.func import functional_call

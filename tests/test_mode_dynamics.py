@@ -2,7 +2,7 @@
 
 References: GD iterated by hand on a model that is exactly linear in its parameters (depth-0 MLP, constant
 NTK), direct kernel regression with the empirical NTK, and the 1/sqrt(width) approach of a trained network to
-its linearisation (seed 000 Theorem 2.1, eq. 2).
+its linearisation (Lee et al. 2019, Theorem 2.1).
 """
 
 
@@ -126,7 +126,7 @@ def test_trained_networks_approach_the_theory_as_width_grows(cube6):
         assert gd.train_loss.max() < 1e-5 and gd.steps > 0
         gaps.append((gd.samples - ref.samples).abs().mean().item())  # same D, same initialisation
     assert gaps[1] < 0.1
-    assert gaps[1] < 0.7 * gaps[0]  # finite-width gap shrinks ~ 1/sqrt(width) (seed 000 eq. 2)
+    assert gaps[1] < 0.7 * gaps[0]  # finite-width gap shrinks ~ 1/sqrt(width) (Lee et al. 2019, Theorem 2.1)
 
 
 def test_network_learnability_validation(cube6):
@@ -135,3 +135,34 @@ def test_network_learnability_validation(cube6):
         network_learnability(domain, targets, 8, width=8, method="adam")
     with pytest.raises(ValueError, match="n must"):
         network_learnability(domain, targets, 65, width=8)
+
+
+def test_kernel_drift_and_final_kernel_match_train(cube6):
+    """Reference: the same GD run by ``train`` (a separate implementation), its kernel drift on the training set
+    and kernel regression with the empirical NTK of the network it trained."""
+    from ntk_explorer import train_stream
+    from ntk_explorer.spectra import d_learnability
+
+    domain, _, _, targets = cube6
+    n, steps, lr = 12, 60, 2.0
+    out = network_learnability(domain, targets[:, :2], n, width=16, depth=2, trials=2, method="gd", lr=lr,
+                               max_steps=steps, tol=0.0, seed=3, device="cpu", final_kernel=True)
+    assert out.steps == steps and out.kernel_drift.shape == (2, 2) and out.final_kernel_samples.shape == (2, 2)
+    for i, idx in enumerate(random_train_sets(64, n, 2, seed=3)):
+        model = MLP(6, 16, 2, seed=3 + i, device="cpu")
+        x = domain.x[idx]
+        for t in range(2):
+            f = targets[:, t]
+            y = f[idx] + model(x).detach()[:, 0]  # center=True: f − f_0 is fitted to f(D)
+            stream = train_stream(model, x, y, lr=lr, steps=steps, record_every=steps, kernel_every=steps)
+            final = list(stream)[-1]
+            assert abs(out.kernel_drift[i, t].item() - final.kernel_drift) < 1e-8 * max(1.0, final.kernel_drift)
+            reference = d_learnability(domain.empirical_ntk(stream.network), f, idx)
+            assert abs(out.final_kernel_samples[i, t].item() - reference) < 1e-8
+    assert (out.kernel_drift > 0).all()
+    lin = network_learnability(domain, targets[:, 0], n, width=16, depth=2, trials=2, method="linearized", seed=3,
+                               device="cpu", final_kernel=True)
+    assert (lin.kernel_drift == 0).all() and lin.final_kernel_samples is not None
+    assert torch.allclose(lin.final_kernel_samples, lin.samples, atol=1e-10)  # Θ̂_T = Θ̂_0, centered regression
+    assert network_learnability(domain, targets[:, 0], n, width=8, trials=2, method="linearized",
+                                device="cpu").final_kernel_samples is None

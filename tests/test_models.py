@@ -36,6 +36,17 @@ def test_ntk_parameterization_multipliers():
     assert (m.lr_scale, mup.lr_scale, MLP(4, 16, 2, parameterization="standard").lr_scale) == (1.0, 16.0, 1 / 16)
 
 
+def test_scaled_learning_rate_is_the_base_rate_times_the_width_factor():
+    """One convention: ntk × 1, standard × 1/width (its NTK is width times larger), mup × width, depth 0 × 1."""
+    for parameterization, factor in (("ntk", 1.0), ("standard", 1 / 48), ("mup", 48.0)):
+        model = MLP(3, 48, 2, parameterization=parameterization)
+        assert model.scaled_lr(0.25) == 0.25 * factor and model.config.scaled_lr(0.25) == 0.25 * factor
+        assert MLP(3, 48, 0, parameterization=parameterization).scaled_lr(0.25) == 0.25
+    for bad, error in ((0.0, ValueError), (float("nan"), ValueError), ("1", TypeError), (True, TypeError)):
+        with pytest.raises(error, match="base_lr"):
+            MLP(3, 8, 1).scaled_lr(bad)
+
+
 @pytest.mark.parametrize("par", ["ntk", "standard", "mup"])
 def test_forward_matches_layer_rule(par):
     m = MLP(3, 10, 3, out_dim=2, activation="gelu", parameterization=par, sigma_b=0.5, seed=3)

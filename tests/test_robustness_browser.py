@@ -20,8 +20,8 @@ import uuid
 import numpy as np
 import pytest
 
-from _browser import (CHROMIUM, CHROMIUM_ARGS, LAZY, RECORDER_JS, dashboard_server, kernel_memory, kernel_processes,
-                      open_dashboard, sync_playwright, wait_for_status)
+from _browser import (CHROMIUM, CHROMIUM_ARGS, LAZY, RECORDER_JS, dashboard_server, function_data, kernel_memory,
+                      kernel_processes, open_dashboard, sync_playwright, wait_for_status)
 from benchmarks.bench_load import drive, summary
 from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import LazyTrainingPanel
@@ -100,12 +100,10 @@ def page(server, browser):
 
 def reference_traces(width: int) -> dict:
     """f, f^lin and f_0 of the lazy panel's default run at this width, computed headless in this process."""
-    panel = LazyTrainingPanel(preview=False)
-    with panel.hold_runs():
-        panel.controls["width"].value = width
+    panel = LazyTrainingPanel(width=width)
     panel.run()
     assert panel.wait(120) == "done", panel.status.value
-    return {k: np.asarray(t.y, dtype=float) for k, t in trace_keys(panel.figures["function"]).items()}
+    return {k: np.asarray(t.y, dtype=float) for k, t in trace_keys(panel.figure).items()}
 
 
 def test_fifty_keyboard_moves_on_the_width_slider_end_on_the_final_width(page):
@@ -131,9 +129,7 @@ def test_fifty_keyboard_moves_on_the_width_slider_end_on_the_final_width(page):
         run = re.search(r"Run #(\d+) done", page.locator(f"{LAZY} .ntk-status").first.text_content()).group(1)
         page.wait_for_timeout(1500)
         settled = re.search(rf"Run #{run} done", page.locator(f"{LAZY} .ntk-status").first.text_content())
-        drawn = page.evaluate("(sel) => { const out = {}; document.querySelector(sel).data.forEach(t => {"
-                              " out[t.meta] = t.y ? Array.from(t.y) : []; }); return out; }",
-                              f"{LAZY} .js-plotly-plot")
+        drawn = function_data(page)
         if settled and len(drawn["f"]) == len(expected["f"]) and \
                 np.allclose(drawn["f"], expected["f"], rtol=1e-9, atol=1e-12):
             break

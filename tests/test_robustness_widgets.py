@@ -6,12 +6,13 @@
   the final traces equal those of a fresh panel run once with the final settings (and, for the lazy panel, those
   of the core API through the panel's own code snippet).
 * Divergence: lr above 2N/λ_max ends with "diverged at step k (lr > 2N/λ_max = …)" in the status; k is bounded
-  by iterating the linearized residual r_{t+1} = (I − lr Θ_0/N) r_t by hand (seed 001 eq. 14; seed 002); no
-  figure receives a non-finite number.
+  by iterating the linearized residual r_{t+1} = (I − lr Θ_0/N) r_t by hand (Y. Chen, "Linearized Networks",
+  eq. (14)); no figure receives a non-finite number.
 * URL state fuzz: hostile query strings (unknown keys, wrong types, NaN/inf, negative and huge numbers, repeated
   keys, script injections, quotes, javascript: URLs, percent-encoding tricks, very long values) leave every
   control at its default, show a warning, and nothing reaches the dashboard's HTML unescaped (every HTML /
-  HTMLMath widget is parsed: no tag outside a small allow-list, no on* attribute, no javascript: URL).
+  HTMLMath widget is parsed: no tag outside a small allow-list, no on* attribute, no javascript: URL); the link's
+  settings are parsed field by field from the panel's settings class (clicked angles included).
 """
 import contextlib
 import html
@@ -30,10 +31,11 @@ import torch
 
 from ntk_explorer.dynamics.closed_form import critical_learning_rates
 from ntk_explorer.dynamics import DIVERGENCE_FACTOR
-from ntk_explorer.plots.panels import trace_keys
-from ntk_explorer.widgets import Dashboard, LazyTrainingPanel, SpectralBiasPanel
-from ntk_explorer.widgets._lazy_job import LazySetup
-from ntk_explorer.widgets.state import apply_params, coerce, parse_query_string
+from ntk_explorer.plots.panels import trace_keys, trace_x
+from ntk_explorer.widgets import Dashboard, LazySettings, LazyTrainingPanel, SpectralBiasPanel
+from ntk_explorer.widgets.lazy_setup import LazySetup
+from ntk_explorer.widgets.settings import Angles, Text, plain_text, settings_from_params
+from ntk_explorer.widgets.state import parse_query_string
 
 STORM_CHANGES = 200
 STORM_SECONDS = 10.0
@@ -51,35 +53,30 @@ SPECTRAL_STORM = dict(lr_ratio=[0.1, 0.3, 0.5, 0.7, 0.9], steps=[10, 30, 60, 100
                       target=["sin(3*t)", "sin(t) + 0.5*cos(2*t)"])
 
 
-def configure(panel, **values):
-    with panel.hold_runs():
-        for name, value in values.items():
-            panel.controls[name].value = value
-
-
 def figure_arrays(panel) -> dict:
-    """(figure, trace key) → (x, y) as float arrays, for every trace of every figure of the panel."""
-    return {(name, key): (np.asarray(t.x if t.x is not None else [], dtype=float),
-                          np.asarray(t.y if t.y is not None else [], dtype=float))
-            for name, fig in panel.figures.items() for key, t in trace_keys(fig).items()}
+    """trace key → (x, y) as float arrays, for every trace of the panel's figure."""
+    return {key: (trace_x(t), np.asarray(t.y if t.y is not None else [], dtype=float))
+            for key, t in trace_keys(panel.figure).items()}
 
 
 def assert_nothing_non_finite(panel):
-    """Every number a figure holds is finite: trace x/y (and error bars) and explicit axis ranges."""
-    for name, fig in panel.figures.items():
-        for trace in fig.data:
-            arrays = [trace.x, trace.y]
-            error_y = getattr(trace, "error_y", None)
-            if error_y is not None and error_y.array is not None:
-                arrays.append(error_y.array)
-            for values in arrays:
-                if values is not None:
-                    values = np.asarray(values, dtype=float)
-                    assert np.isfinite(values).all(), (name, trace.meta, values[~np.isfinite(values)][:5])
-        for axis in ("xaxis", "yaxis"):
-            limits = getattr(fig.layout, axis).range
-            if limits is not None:
-                assert all(v is None or math.isfinite(v) for v in limits), (name, axis, limits)
+    """Every number the figure holds is finite: trace x/y (and error bars) and explicit axis ranges."""
+    fig = panel.figure
+    for trace in fig.data:
+        arrays = [trace_x(trace), trace.y]
+        error_y = getattr(trace, "error_y", None)
+        if error_y is not None and error_y.array is not None:
+            arrays.append(error_y.array)
+        for values in arrays:
+            if values is not None:
+                values = np.asarray(values, dtype=float)
+                assert np.isfinite(values).all(), (trace.meta, values[~np.isfinite(values)][:5])
+    axes = [name for name in fig.layout.to_plotly_json() if name.startswith(("xaxis", "yaxis"))]
+    assert len(axes) >= 2
+    for axis in axes:
+        limits = fig.layout[axis].range
+        if limits is not None:
+            assert all(v is None or math.isfinite(v) for v in limits), (axis, limits)
 
 
 class _Records(logging.Handler):
@@ -154,35 +151,32 @@ def assert_same_traces(panel, fresh):
 
 
 def test_slider_storm_on_the_lazy_panel_with_live_on():
-    panel = LazyTrainingPanel(preview=False)
-    configure(panel, **LAZY_START)
+    panel = LazyTrainingPanel(**LAZY_START)
     panel.run()
     panel.wait(60)
     outcome = run_storm(panel, LAZY_STORM, seed=8)
-    final = panel.config()
-    fresh = LazyTrainingPanel(preview=False)
-    configure(fresh, **{k: v for k, v in final.items() if k != "points"})
+    final = panel.settings
+    assert all(panel.controls[name].value == getattr(final, name) for name in panel.controls)
+    fresh = LazyTrainingPanel(final)
     fresh.run()
     assert fresh.wait(60) == outcome
-    assert fresh.config() == final
+    assert fresh.settings == final
     assert_same_traces(panel, fresh)
-    assert panel.last_state["setup"].model.width == final["width"]
+    assert panel.frame.setup.model.width == final.width
     if outcome == "done":  # the core API (through the panel's reproducing snippet) gives the same network output
         namespace = {}
         exec(panel.snippet().replace("print(trajectory.final)", ""), namespace)
-        f = trace_keys(panel.figures["function"])["f"].y
+        f = trace_keys(panel.figure)["f"].y
         np.testing.assert_allclose(f, namespace["trajectory"].final.f_eval, rtol=1e-10, atol=1e-12)
     assert_nothing_non_finite(panel)
 
 
 def test_slider_storm_on_the_spectral_panel():
-    panel = SpectralBiasPanel()
-    configure(panel, **SPECTRAL_START)
+    panel = SpectralBiasPanel(**SPECTRAL_START)
     panel.run()
     panel.wait(60)
     outcome = run_storm(panel, SPECTRAL_STORM, seed=5)
-    fresh = SpectralBiasPanel()
-    configure(fresh, **panel.config())
+    fresh = SpectralBiasPanel(panel.settings)
     fresh.run()
     assert fresh.wait(60) == outcome
     assert_same_traces(panel, fresh)
@@ -195,7 +189,7 @@ HEADLINE = re.compile(r"diverged at step (\d+) \(lr > 2N/λ_max = ([0-9.e+-]+); 
 
 def linear_divergence_step(k_train, r0, lr) -> int:
     """First step t at which the linearized model's loss exceeds DIVERGENCE_FACTOR × its initial loss, iterating
-    r_{t+1} = (I − lr Θ_0/N) r_t by hand (seed 001 eq. 14, discretised)."""
+    r_{t+1} = (I − lr Θ_0/N) r_t by hand (Y. Chen, "Linearized Networks", eq. (14), discretised)."""
     k, r = k_train.numpy(), np.asarray(r0, dtype=np.float64)
     n, threshold = len(r), DIVERGENCE_FACTOR * float(r @ r)
     for t in range(1, 10_000):
@@ -206,12 +200,11 @@ def linear_divergence_step(k_train, r0, lr) -> int:
 
 
 def test_lazy_divergence_is_a_visible_message_and_no_figure_holds_a_non_finite_number():
-    panel = LazyTrainingPanel(preview=False)
-    configure(panel, width=64, depth=1, n=8, steps=300, activation="erf", bias=0.2, seed=3, live=False)
-    setup = LazySetup.build(dict(panel.config()))
+    panel = LazyTrainingPanel(width=64, depth=1, n=8, steps=300, activation="erf", bias=0.2, seed=3, live=False)
+    setup = LazySetup.build(panel.settings.problem())
     diverge = critical_learning_rates(setup.k_train).diverge
     lr = 2.5 * diverge
-    configure(panel, lr=lr)
+    panel.apply(lr=lr, run=False)
     with failures_captured(panel) as seen:
         panel.run()
         assert panel.wait(60) == "diverged"
@@ -226,17 +219,16 @@ def test_lazy_divergence_is_a_visible_message_and_no_figure_holds_a_non_finite_n
     assert "diverges along the top eigenmode" in panel.warnings.value
     assert_nothing_non_finite(panel)
     # every frame drawn on the way was finite too (the last one is checked above; this checks the history)
-    assert np.isfinite(panel.last_state["history"]["loss"]).all()
+    assert np.isfinite(panel.frame.history["loss"]).all()
 
 
 def test_spectral_divergence_is_a_visible_message_and_no_figure_holds_a_non_finite_number():
-    panel = SpectralBiasPanel()
-    configure(panel, width=32, depth=1, n=8, steps=300, lr_ratio=1.4)
+    panel = SpectralBiasPanel(width=32, depth=1, n=8, steps=300, lr_ratio=1.4)
     panel.run()
     assert panel.wait(60) == "diverged"
     found = HEADLINE.search(html.unescape(panel.status.value))
     assert found, panel.status.value
-    setup = LazySetup.build(dict(panel.config(), parameterization="ntk", noise=0.0, radius=1.0))
+    setup = LazySetup.build(panel.settings.problem())
     diverge = critical_learning_rates(setup.k_train).diverge
     assert float(found.group(2)) == pytest.approx(diverge, rel=1e-3)
     assert float(found.group(3)) == pytest.approx(1.4 * diverge, rel=1e-3)
@@ -258,47 +250,39 @@ NUMBERS = ["nan", "NaN", "-nan", "inf", "-inf", "Infinity", "1e400", "-1e400", "
 HUGE = ["x" * 300, "<" * 250, "9" * 1000]
 
 
-def hostile_values(widget):
-    """Values that must be refused for this control: every injection and encoding trick; numbers and words for
-    selections and checkboxes; for free text, what the target parser refuses."""
-    values = INJECTIONS + ENCODED + HUGE + NUMBERS
-    if isinstance(widget, (W.Text, W.Textarea)):  # plain numbers are valid target expressions
-        values = INJECTIONS + ENCODED + HUGE + ["nan", "inf", "1_000x", "__import__('os')", "t.__class__",
-                                                "lambda: 1", "9**9**9", "", "sin(t)\u202e"]
-    return values
+def hostile_values(spec):
+    """Values that must be refused for this field: every injection and encoding trick; numbers and words for
+    selections, checkboxes and numbers; for free text, what the target parser refuses; for angles, what is no
+    finite number."""
+    if isinstance(spec, Text):  # plain numbers are valid target expressions
+        return INJECTIONS + ENCODED + HUGE + ["nan", "inf", "1_000x", "__import__('os')", "t.__class__",
+                                              "lambda: 1", "9**9**9", "", "sin(t)\u202e"]
+    if isinstance(spec, Angles):  # any finite number is an angle
+        return INJECTIONS + ENCODED + HUGE + ["nan", "inf", "-inf", "1e400", "", "1,,2", "0x10", "1_000", "٣"]
+    return INJECTIONS + ENCODED + HUGE + NUMBERS
 
 
-def lazy_validators():
-    from ntk_explorer.data import parse_target
-    return {"target": parse_target}
-
-
-def test_every_hostile_value_of_every_control_keeps_the_default_with_a_warning():
-    panel = LazyTrainingPanel(preview=False)
-    defaults = {name: w.value for name, w in panel.controls.items()}
-    count = 0
-    for name, widget in panel.controls.items():
-        for raw in hostile_values(widget):
+def test_every_hostile_value_of_every_field_keeps_the_default_with_a_warning():
+    defaults, count = LazySettings(), 0
+    for name, spec in LazySettings.specs().items():
+        for raw in hostile_values(spec):
             state = parse_query_string(f"{name}={raw}")
             if name not in state.params:  # refused by the parser itself (invalid UTF-8, length, …)
                 assert state.warnings, raw
                 continue
-            with panel.hold_runs():
-                warnings = apply_params(panel.controls, state.params, lazy_validators())
+            settings, warnings = settings_from_params(LazySettings, state.params)
             text = state.params[name]
             assert len(warnings) == 1 and name in warnings[0] and "kept the default" in warnings[0], \
                 (name, text, warnings)
-            assert panel.controls[name].value == defaults[name], (name, text)
+            assert settings == defaults, (name, text)
             count += 1
     assert count > 500
-    assert panel.run_id == 0  # nothing started a run
 
 
 def test_random_query_strings_never_raise_and_only_valid_values_get_through():
     rng = random.Random(2024)
-    panel = LazyTrainingPanel(preview=False)
-    defaults = {name: w.value for name, w in panel.controls.items()}
-    names = list(panel.controls) + ["panel", "hide", "PANEL", "Width", "bogus", "", "%3Cscript%3E", "on" + "load"]
+    defaults, specs = LazySettings(), LazySettings.specs()
+    names = list(specs) + ["panel", "hide", "PANEL", "Width", "bogus", "", "%3Cscript%3E", "on" + "load"]
     pieces = INJECTIONS + ENCODED + NUMBERS + ["1", "0.5", "64", "relu", "true", "sin(t)", "lazy", "width,lr"]
     for _ in range(400):
         parts = []
@@ -307,27 +291,22 @@ def test_random_query_strings_never_raise_and_only_valid_values_get_through():
             parts.append(f"{rng.choice(names)}{sep}{rng.choice(pieces)}")
         query = rng.choice(["", "?", "??"]) + rng.choice(["&", "&", "&&", ";"]).join(parts)
         state = parse_query_string(query, ["lazy", "width", "infinite", "learnability", "spectral"])
-        with panel.hold_runs():
-            for name, value in defaults.items():
-                panel.controls[name].value = value
-            warnings = apply_params(panel.controls, state.params, lazy_validators())
+        settings, warnings = settings_from_params(LazySettings, state.params)
         for name, text in state.params.items():
-            widget = panel.controls.get(name)
-            if widget is None:
+            spec = specs.get(name)
+            if spec is None:
                 assert any(repr(name[:40]) in w for w in warnings), (query, warnings)
                 continue
             try:
-                expected, _ = coerce(widget, text)
-                if name == "target":
-                    lazy_validators()["target"](expected)
+                expected, _ = spec.parse(plain_text(text))
             except (ValueError, TypeError, OverflowError):
-                assert widget.value == defaults[name] and any(w.startswith(f"{name}=") for w in warnings), query
+                assert getattr(settings, name) == getattr(defaults, name), query
+                assert any(w.startswith(f"{name}=") for w in warnings), query
             else:
-                assert widget.value == expected, query
-        for widget in panel.controls.values():
-            if isinstance(widget.value, float):
-                assert math.isfinite(widget.value)
-    assert panel.run_id == 0
+                assert getattr(settings, name) == expected, query
+        for value in settings.as_dict().values():
+            if isinstance(value, float):
+                assert math.isfinite(value)
 
 
 ALLOWED_TAGS = {"div", "span", "b", "i", "em", "strong", "ul", "li", "a", "small", "sub", "sup", "br", "table", "tr",
@@ -384,10 +363,11 @@ def html_problems(dashboard) -> list:
             problems += [f"{type(widget).__name__}: {p}" for p in audit.problems]
             if isinstance(widget, W.HTMLMath) and MARK in text:  # MathJax would typeset (\href{…}) user text
                 problems.append(f"HTMLMath holds user text: {text[:80]!r}")
-    for panel in dashboard.panels.values():
-        for fig in panel.figures.values():  # plotly renders a subset of HTML in titles and trace names
-            texts = [fig.layout.title.text or ""] + [t.name or "" for t in fig.data]
-            problems += [f"figure text {t!r}" for t in texts if MARK in t or "<" in t]
+    for panel in dashboard.panels.values():  # plotly renders a subset of HTML in titles and trace names
+        fig = panel.figure
+        texts = [fig.layout.title.text or ""] + [a.text or "" for a in fig.layout.annotations] + \
+            [t.name or "" for t in fig.data]
+        problems += [f"figure text {t!r}" for t in texts if MARK in t or "<" in t]
     return problems
 
 
@@ -417,10 +397,6 @@ HOSTILE_QUERIES = [
 ]
 
 
-def settings(panel) -> dict:
-    return {name: w.value for name, w in panel.controls.items()}
-
-
 @pytest.mark.parametrize("query", HOSTILE_QUERIES)
 def test_hostile_links_give_defaults_a_visible_warning_and_no_unescaped_html(query):
     dash = Dashboard(query)
@@ -428,7 +404,7 @@ def test_hostile_links_give_defaults_a_visible_warning_and_no_unescaped_html(que
     assert panel.wait(60) in ("done", "stopped", "idle")
     defaults = Dashboard("panel=" + dash.selected).panels[dash.selected]
     assert dash.selected in ("lazy", "width")
-    assert settings(panel) == settings(defaults), query
+    assert panel.settings == defaults.settings == type(panel.settings)(), query
     assert all(w.layout.display != "none" for w in panel.controls.values())  # nothing hidden by a bad hide=
     assert dash.warnings and "Link:" in dash.notice.value and 'role="note"' in dash.notice.value
     assert "ntk-status-error" not in panel.status.value
@@ -445,7 +421,7 @@ def test_the_audit_catches_unescaped_markup():
     dash.notice.value = '<a href="javascript:alert(1)">x</a>'
     assert html_problems(dash)
     dash.notice.value = "<div>fine</div>"
-    dash.panels["width"].figures["scaling"].layout.title.text = f"<b>{MARK}</b>"
+    dash.panels["width"].figure.layout.title.text = f"<b>{MARK}</b>"
     assert html_problems(dash)
 
 
@@ -454,7 +430,7 @@ def test_the_query_string_from_the_environment_goes_through_the_same_checks(monk
     dash = Dashboard()
     dash.panels["lazy"].wait(60)
     assert len(dash.warnings) == 2 and html_problems(dash) == []
-    assert dash.panels["lazy"].controls["target"].value == "sin(3*t)"
+    assert dash.panels["lazy"].settings.target == "sin(3*t)"
 
 
 def test_the_dashboard_takes_its_torch_threads_from_the_server_environment(monkeypatch):

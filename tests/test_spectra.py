@@ -1,7 +1,7 @@
 """Tests of ntk_explorer.spectra: domains, eigensystems, eigenlearning theory vs measurement, conservation law.
 
 References are independent of the code under test: closed-form Walsh sums and FFTs of the kernel profile, direct
-kernel regression, hand-written formulas and finite differences (seed 000 eqs. 5-11, 31-40, 129-155).
+kernel regression, hand-written formulas and finite differences (Simon et al. 2021).
 """
 
 import math
@@ -100,11 +100,11 @@ def test_eigenfunctions_orthonormal_and_mercer(kind):
     K = domain.analytic_kernel(depth=2, activation="erf", sigma_b=0.3)
     sys = eigensystem(K, domain)
     M, phi, lam = domain.M, sys.eigenfunctions, sys.eigenvalues
-    assert torch.allclose(phi.T @ phi / M, torch.eye(M, dtype=torch.float64), atol=1e-12)  # eq. 152
-    assert torch.allclose(K @ phi / M, phi * lam, atol=1e-12)  # eq. 31
-    assert torch.allclose((phi * lam) @ phi.T, K, atol=1e-12)  # Mercer, eq. 158
+    assert torch.allclose(phi.T @ phi / M, torch.eye(M, dtype=torch.float64), atol=1e-12)  # orthonormal
+    assert torch.allclose(K @ phi / M, phi * lam, atol=1e-12)  # eigenfunctions of K/M
+    assert torch.allclose((phi * lam) @ phi.T, K, atol=1e-12)  # Mercer / spectral theorem
     f = torch.randn(M, dtype=torch.float64)
-    assert torch.allclose(phi @ sys.coefficients(f), f, atol=1e-12)  # eq. 32
+    assert torch.allclose(phi @ sys.coefficients(f), f, atol=1e-12)  # complete basis
 
 
 def test_domains_are_hashable_and_validated():
@@ -151,7 +151,7 @@ def test_kappa_solves_its_equation(cube8, ridge):
     L = learnability(lam, ns, m, ridge=ridge)
     assert ((L >= 0) & (L <= 1)).all()
     if ridge == 0:
-        assert np.allclose((m * L).sum(1), ns, rtol=0, atol=1e-12)  # eq. 11
+        assert np.allclose((m * L).sum(1), ns, rtol=0, atol=1e-12)  # conservation law
     else:
         assert ((m * L).sum(1) < ns).all()
 
@@ -167,8 +167,8 @@ def test_kappa_on_a_wide_random_spectrum():
 def test_kappa_limits_and_errors(cube8):
     _, _, sys = cube8
     lam, m = sys.level_eigenvalues, sys.multiplicities
-    assert solve_kappa(lam, 0, m) == math.inf and not learnability(lam, 0, m).any()  # eq. 7
-    assert solve_kappa(lam, 256, m) == 0.0 and (learnability(lam, 256, m) == 1).all()  # eq. 8
+    assert solve_kappa(lam, 0, m) == math.inf and not learnability(lam, 0, m).any()  # n = 0: nothing learned
+    assert solve_kappa(lam, 256, m) == 0.0 and (learnability(lam, 256, m) == 1).all()  # n = M: everything learned
     assert 0 < solve_kappa(lam, 300, m, ridge=0.1) < math.inf
     zero_mode = np.array([1.0, 0.5, 0.0])
     assert learnability(zero_mode, 2).tolist() == [1.0, 1.0, 0.0]
@@ -233,9 +233,9 @@ def test_transfer_matrix_maps_target_to_predictor_coefficients(cube6):
     idx = random_train_sets(64, 20, 2, seed=7)[0]
     T = transfer_matrix(K, domain, idx, eigsys=sys)
     f = torch.randn(64, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    v_hat = sys.coefficients(kernel_regression(K, idx, f[idx]))  # seed 000 eqs. 33, 148
+    v_hat = sys.coefficients(kernel_regression(K, idx, f[idx]))  # transfer matrix (Simon et al. 2021)
     assert torch.allclose(T @ sys.coefficients(f), v_hat, atol=1e-10)
-    direct = d_learnability(K, sys.eigenfunctions, idx)  # eq. 37: T_ii = L^(D)(φ_i)
+    direct = d_learnability(K, sys.eigenfunctions, idx)  # T_ii = L^(D)(φ_i)
     assert torch.allclose(torch.diagonal(T), direct, atol=1e-10)
     T_ridge = transfer_matrix(K, domain, idx, ridge=0.05)
     v_ridge = sys.coefficients(kernel_regression(K, idx, f[idx], ridge=0.05))
@@ -247,7 +247,7 @@ def test_conservation_law_for_random_sets_and_random_bases(cube6, n):
     domain, K = cube6
     gen = torch.Generator().manual_seed(n)
     for idx in random_train_sets(64, n, 3, seed=n):
-        assert abs(torch.trace(transfer_matrix(K, domain, idx)).item() - n) < 1e-8  # Theorem 2.2
+        assert abs(torch.trace(transfer_matrix(K, domain, idx)).item() - n) < 1e-8  # conservation law: tr T = n
         eig = eigensystem(K, domain).eigenfunctions
         assert abs(d_learnability(K, eig, idx).sum().item() - n) < 1e-8
         Q, _ = torch.linalg.qr(torch.randn(64, 64, dtype=torch.float64, generator=gen))
@@ -264,7 +264,8 @@ def test_conservation_law_on_a_point_cloud():
 
 
 def _dT_jj(K_DD, phi_D, lam, i, j):
-    """Seed 000 eq. 39: dT_jj/dλ_i = (δ_ij − λ_j φ_jᵀ Θ^{-1} φ_i) φ_iᵀ Θ^{-1} φ_j, Θ = K(D, D)."""
+    """Eigenmode competition (Simon et al. 2021): dT_jj/dλ_i = (δ_ij − λ_j φ_jᵀ Θ^{-1} φ_i) φ_iᵀ Θ^{-1} φ_j,
+    Θ = K(D, D)."""
     c = phi_D[:, j] @ torch.linalg.solve(K_DD, phi_D[:, i])
     return (float(i == j) - lam[j] * c) * c
 
@@ -277,15 +278,15 @@ def test_zero_sum_competition(cube6, i):
     idx = random_train_sets(64, 20, 2, seed=11)[0]
     T0 = torch.diagonal(transfer_matrix(K, domain, idx))
 
-    def rebuilt(scale):  # K with λ_i → scale · λ_i (seed 000 eq. 134)
+    def rebuilt(scale):  # K with λ_i → scale · λ_i (spectral theorem)
         return K + (scale - 1) * lam[i] * torch.outer(phi[:, i], phi[:, i])
 
     T1 = torch.diagonal(transfer_matrix(rebuilt(1.5), domain, idx))
     others = torch.arange(64) != i
-    assert T1[i] > T0[i] + 1e-6  # eq. 9
-    assert (T1[others] <= T0[others] + 1e-12).all()  # eq. 10, Lemma 4.1
+    assert T1[i] > T0[i] + 1e-6  # the boosted mode gains
+    assert (T1[others] <= T0[others] + 1e-12).all()  # every other mode loses
     assert (T0 - T1)[others].sum() == pytest.approx((T1 - T0)[i].item(), abs=1e-10)  # trace stays n
-    h = 1e-4  # the derivative of eqs. 39-40 by central differences
+    h = 1e-4  # the derivative dT_jj/dλ_i by central differences
     diff = (torch.diagonal(transfer_matrix(rebuilt(1 + h), domain, idx))
             - torch.diagonal(transfer_matrix(rebuilt(1 - h), domain, idx))) / (2 * h * lam[i])
     K_DD, phi_D = K[idx][:, idx], phi[idx]

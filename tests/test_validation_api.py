@@ -53,6 +53,10 @@ def _train_args(c, **overrides):
     return {"model": c["model"], "x_train": c["x"], "y_train": c["y"], "lr": 0.5, "steps": 3, **overrides}
 
 
+def _sweep_values(widths, seeds):
+    return {m: np.ones((widths, seeds)) for m in ("discrepancy", "kernel_drift", "param_distance")}
+
+
 def _config(c, **overrides):
     return nx.ExperimentConfig(**{**c["small"], **overrides})
 
@@ -61,6 +65,8 @@ def _config(c, **overrides):
 CASES = [
     # ------------------------------------------------------------------------------------------- MLP
     ("MLP width 0", lambda c: nx.MLP(2, 0, 1), ValueError, "width"),
+    ("MLP scaled_lr 0", lambda c: nx.MLP(2, 8, 1).scaled_lr(0.0), ValueError, "base_lr"),
+    ("MLP scaled_lr str", lambda c: nx.MLP(2, 8, 1).scaled_lr("fast"), TypeError, "base_lr"),
     ("MLP width float", lambda c: nx.MLP(2, 8.5, 1), TypeError, "width"),
     ("MLP width bool", lambda c: nx.MLP(2, True, 1), TypeError, "width"),
     ("MLP depth -1", lambda c: nx.MLP(2, 8, -1), ValueError, "depth"),
@@ -194,6 +200,10 @@ CASES = [
     ("ExperimentConfig activation", lambda c: nx.ExperimentConfig(activation="swish"), ValueError, "activation"),
     ("ExperimentConfig sigma_w", lambda c: nx.ExperimentConfig(sigma_w=NAN), ValueError, "sigma_w"),
     ("ExperimentConfig target", lambda c: nx.ExperimentConfig(target=3), TypeError, "target"),
+    ("lazy_rich_phase scales", lambda c: nx.lazy_rich_phase([8], [-1.0]), ValueError, "scales"),
+    ("lazy_rich_phase steps", lambda c: nx.lazy_rich_phase([8], [1.0], steps=-1), ValueError, "steps"),
+    ("lazy_rich_phase_stream widths", lambda c: nx.lazy_rich_phase_stream([0], [1.0]), ValueError, "widths"),
+    ("lazy_rich_phase_stream stop", lambda c: nx.lazy_rich_phase_stream([8], [1.0], stop="x"), TypeError, "stop"),
     ("width_sweep widths empty", lambda c: nx.width_sweep([], 1, **c["small"]), ValueError, "widths"),
     ("width_sweep widths 0", lambda c: nx.width_sweep([0, 8], 1, **c["small"]), ValueError, "widths"),
     ("width_sweep widths str", lambda c: nx.width_sweep(["a"], 1, **c["small"]), (ValueError, TypeError), "widths"),
@@ -207,6 +217,16 @@ CASES = [
     ("width_sweep lr", lambda c: nx.width_sweep([8], 1, **{**c["small"], "lr": 0.0}), ValueError, "lr"),
     ("width_sweep steps", lambda c: nx.width_sweep([8], 1, **{**c["small"], "steps": -1}), ValueError, "steps"),
     ("width_sweep unknown key", lambda c: nx.width_sweep([8], 1, **c["small"], rate=0.1), TypeError, "rate"),
+    ("width_sweep_stream widths 0", lambda c: nx.width_sweep_stream([0, 8], 1, **c["small"]), ValueError, "widths"),
+    ("width_sweep_stream seeds str", lambda c: nx.width_sweep_stream([8], "ab", **c["small"]), TypeError, "seeds"),
+    ("width_sweep_stream stop", lambda c: nx.width_sweep_stream([8], 1, stop=3, **c["small"]), TypeError, "stop"),
+    ("width_sweep_stream unknown key", lambda c: nx.width_sweep_stream([8], 1, rate=0.1), TypeError, "rate"),
+    ("summarize_sweep widths order", lambda c: nx.summarize_sweep([16, 8], 1, _sweep_values(2, 1)), ValueError,
+     "widths"),
+    ("summarize_sweep values shape", lambda c: nx.summarize_sweep([8, 16], 2, _sweep_values(2, 1)), ValueError,
+     "values"),
+    ("summarize_sweep values keys", lambda c: nx.summarize_sweep([8], 1, {"loss": [[1.0]]}), ValueError, "values"),
+    ("summarize_runs runs", lambda c: nx.summarize_runs([8], 1, ["run"]), TypeError, "runs"),
     ("ensemble config", lambda c: nx.ensemble("config", 2), TypeError, "config"),
     ("ensemble seeds 0", lambda c: nx.ensemble(_config(c), 0), ValueError, "seeds"),
     ("ensemble seeds negative", lambda c: nx.ensemble(_config(c), [-1, 2]), ValueError, "seeds"),
@@ -283,6 +303,15 @@ CASES = [
     ("flip_labels probability", lambda c: data.flip_labels(np.ones(3), 1.5), ValueError, "probability"),
     ("flip_labels probability nan", lambda c: data.flip_labels(np.ones(3), NAN), ValueError, "probability"),
     ("make_dataset domain", lambda c: data.make_dataset("torus"), ValueError, "domain"),
+    ("make_dataset classes", lambda c: data.make_dataset("digits", classes=(3, 11)), ValueError, "classes"),
+    ("make_dataset digits target", lambda c: data.make_dataset("digits", target="t"), ValueError, "target"),
+    ("digits_dataset classes", lambda c: data.digits_dataset(classes=(2,)), ValueError, "classes"),
+    ("digits_dataset n_train", lambda c: data.digits_dataset(n_train=0), ValueError, "n_train"),
+    ("digits_dataset n_eval", lambda c: data.digits_dataset(n_eval=2000), ValueError, "n_eval"),
+    ("digits_dataset seed", lambda c: data.digits_dataset(seed=-1), ValueError, "seed"),
+    ("check_classes type", lambda c: data.check_classes(3), TypeError, "classes"),
+    ("scale_digits mean", lambda c: data.scale_digits(np.zeros((2, 8, 8)), np.zeros(8)), ValueError, "mean"),
+    ("load_digits argument", lambda c: data.load_digits(1), TypeError, "argument"),
     ("make_dataset n_train", lambda c: data.make_dataset(n_train=0), ValueError, "n_train"),
     ("make_dataset n_eval", lambda c: data.make_dataset(n_eval=-1), ValueError, "n_eval"),
     ("make_dataset noise", lambda c: data.make_dataset(noise=NAN), ValueError, "noise"),

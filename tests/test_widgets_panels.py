@@ -1,5 +1,5 @@
 """Width, infinite-width, learnability and spectral-bias panels and the Dashboard, headless: traces equal what the
-core API returns for the same configuration."""
+core API returns for the same settings."""
 import numpy as np
 import pytest
 
@@ -7,35 +7,25 @@ from ntk_explorer.kernels.analytic import analytic_kernels
 from ntk_explorer.dynamics import train
 from ntk_explorer.experiments import ensemble, gp_prediction, width_sweep
 from ntk_explorer.kernels import empirical_ntk
-from ntk_explorer.plots.panels import trace_keys
+from ntk_explorer.plots.panels import trace_keys, trace_x
 from ntk_explorer.widgets import (Dashboard, InfiniteWidthPanel, LearnabilityPanel, SpectralBiasPanel,
-                                  WidthScalingPanel)
+                                  SpectralSettings, WidthScalingPanel)
 from ntk_explorer import spectra as S
-from ntk_explorer.widgets._lazy_job import LazySetup
-from ntk_explorer.widgets.infinite import experiment_config
+from ntk_explorer.widgets.lazy_setup import LazySetup
 from ntk_explorer.widgets.spectral import mode_ranks
 from ntk_explorer.widgets.state import parse_query_string
-from ntk_explorer.widgets.width import sweep_config
 
 
-
-def configure(panel, **values):
-    with panel.hold_runs():
-        for name, value in values.items():
-            panel.controls[name].value = value
-
-
-def y(panel, figure, key):
-    return np.asarray(trace_keys(panel.figures[figure])[key].y, dtype=float)
+def y(panel, key):
+    return np.asarray(trace_keys(panel.figure)[key].y, dtype=float)
 
 
 def test_width_panel_equals_width_sweep():
-    panel = WidthScalingPanel()
-    configure(panel, min_width=16, max_width=64, seeds=2, steps=20, depth=1, n=8)
+    panel = WidthScalingPanel(min_width=16, max_width=64, seeds=2, steps=20, depth=1, n=8)
     panel.run()
     assert panel.wait(120) == "done", panel.status.value
-    sweep = width_sweep([16, 32, 64], 2, progress=False, **sweep_config(panel.config()))
-    traces = trace_keys(panel.figures["scaling"])
+    sweep = width_sweep([16, 32, 64], 2, progress=False, **panel.settings.sweep_config())
+    traces = trace_keys(panel.figure)
     for metric in ("discrepancy", "kernel_drift", "param_distance"):
         np.testing.assert_allclose(np.asarray(traces[metric].x), [16, 32, 64])
         np.testing.assert_allclose(np.asarray(traces[metric].y), sweep.mean[metric], rtol=1e-10)
@@ -45,7 +35,7 @@ def test_width_panel_equals_width_sweep():
         x, ref = np.asarray(traces[key].x, dtype=float), np.asarray(traces[key].y, dtype=float)
         np.testing.assert_allclose(np.diff(np.log(ref)) / np.diff(np.log(x)), slope)
     assert panel.progress.value == panel.progress.max == 6
-    assert "width_sweep([16, 32, 64], 2" in panel.snippet()
+    assert "width_sweep([16, 32, 64], s.seeds" in panel.snippet()
     lines = panel.to_csv().splitlines()
     assert lines[0].startswith("width,discrepancy_mean,discrepancy_std") and len(lines) == 4
     namespace = {}
@@ -54,26 +44,27 @@ def test_width_panel_equals_width_sweep():
 
 
 def test_infinite_width_panel_equals_kernels_gp_and_ensemble():
-    panel = InfiniteWidthPanel()
-    configure(panel, width=64, ensemble=3, steps=20, n=8, seed=1)
+    panel = InfiniteWidthPanel(width=64, ensemble=3, steps=20, n=8, seed=1)
     panel.run()
     assert panel.wait(120) == "done", panel.status.value
-    cfg = panel.config()
-    config = experiment_config(cfg)
+    s = panel.settings
+    config = s.experiment()
     data = config.dataset()
     model = config.model(1)
     x0 = data.x_eval
-    np.testing.assert_allclose(y(panel, "kernel", "empirical"), empirical_ntk(model, x0)[0].numpy(), rtol=1e-10)
-    analytic = analytic_kernels(x0, depth=cfg["depth"], activation=cfg["activation"], sigma_b=cfg["bias"]).ntk
-    np.testing.assert_allclose(y(panel, "kernel", "analytic"), analytic[0].numpy(), rtol=1e-12)
-    gp = gp_prediction(data.x_train, data.y_train, data.x_eval, lr=cfg["lr"], t=cfg["steps"], depth=cfg["depth"],
-                       activation=cfg["activation"], sigma_b=cfg["bias"])
-    np.testing.assert_allclose(y(panel, "gp", "gp_mean"), gp.mean.numpy(), rtol=1e-10, atol=1e-14)
-    band = y(panel, "gp", "gp_band")
+    np.testing.assert_allclose(y(panel, "empirical"), empirical_ntk(model, x0)[0].numpy(), rtol=1e-10)
+    analytic = analytic_kernels(x0, depth=s.depth, activation=s.activation, sigma_b=s.bias).ntk
+    np.testing.assert_allclose(y(panel, "analytic"), analytic[0].numpy(), rtol=1e-12)
+    error = float(np.linalg.norm(empirical_ntk(model, x0).numpy() - analytic.numpy()) / np.linalg.norm(analytic))
+    assert f"{error:.3g}" in panel.figure.layout.annotations[0].text  # the kernel subplot's title
+    gp = gp_prediction(data.x_train, data.y_train, data.x_eval, lr=s.lr, t=s.steps, depth=s.depth,
+                       activation=s.activation, sigma_b=s.bias)
+    np.testing.assert_allclose(y(panel, "gp_mean"), gp.mean.numpy(), rtol=1e-10, atol=1e-14)
+    band = y(panel, "gp_band")
     np.testing.assert_allclose(band[:len(x0)], gp.mean.numpy() + 2 * np.sqrt(gp.variance.numpy().clip(0)),
                                rtol=1e-10)
     result = ensemble(config, [1, 2, 3])
-    np.testing.assert_allclose(y(panel, "gp", "ens_mean"), result.mean[-1], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(y(panel, "ens_mean"), result.mean[-1], rtol=1e-10, atol=1e-14)
     assert panel.to_csv().splitlines()[0] == ("angle,ntk_analytic_slice,ntk_empirical_slice,gp_mean,gp_std,"
                                               "ensemble_mean,ensemble_std")
     namespace = {}
@@ -82,8 +73,7 @@ def test_infinite_width_panel_equals_kernels_gp_and_ensemble():
 
 
 def test_learnability_panel_theory_conservation_zero_sum_and_measurement():
-    panel = LearnabilityPanel()
-    configure(panel, domain="hypercube", dim=5, n=8, mode=1, boost=4.0, trials=20)
+    panel = LearnabilityPanel(domain="hypercube", dim=5, n=8, mode=1, boost=4.0, trials=20)
     panel.run()
     assert panel.wait(120) == "done", panel.status.value
     domain = S.hypercube(5)
@@ -91,48 +81,46 @@ def test_learnability_panel_theory_conservation_zero_sum_and_measurement():
     es = S.eigensystem(K, domain)
     lam, m = es.level_eigenvalues.numpy(), es.multiplicities.numpy()
     L = S.learnability(lam, 8, m)
-    np.testing.assert_allclose(y(panel, "learnability", "modes"), L[lam > 0], rtol=1e-12)
-    original, scaled = y(panel, "conservation", "original"), y(panel, "conservation", "scaled")
+    np.testing.assert_allclose(y(panel, "modes"), L[lam > 0], rtol=1e-12)
+    original, scaled = y(panel, "original"), y(panel, "scaled")
     np.testing.assert_allclose(original, m * L, rtol=1e-12)
     assert original.sum() == pytest.approx(8, abs=1e-9) and scaled.sum() == pytest.approx(8, abs=1e-9)
-    # zero-sum: the boosted mode gained; every other mode's learnability fell (Lemma 4.1)
-    th = panel.last_state["theory"]
-    assert th["L_boosted"] > L[1]
+    # zero-sum: the boosted mode gained; every other mode's learnability fell (Simon et al. 2021)
+    th = panel.frame.theory
+    assert th.L_boosted > L[1]
     others = np.delete(np.arange(len(lam)), 1)
-    assert np.all(th["L_others_after"][others] < L[others])
+    assert np.all(th.L_others_after[others] < L[others])
     assert "every other mode fell" in panel.summary.value
     family = es.family.numpy()
     first = [int(np.flatnonzero(family == k)[0]) for k in range(len(lam))]
     mean, _ = S.empirical_learnability(K, domain, es.eigenfunctions[:, first], 8, trials=20)
-    np.testing.assert_allclose(y(panel, "learnability", "kernel"), mean.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(y(panel, "kernel"), mean.numpy(), rtol=1e-10)
     namespace = {}
     exec(panel.snippet().replace("print(", "total = ("), namespace)
     assert float(namespace["total"]) == pytest.approx(8, abs=1e-9)
 
 
 def test_spectral_panel_equals_mode_dynamics_and_divergence_is_a_message():
-    panel = SpectralBiasPanel()
-    configure(panel, width=64, depth=1, n=8, steps=40, modes=3, lr_ratio=0.4)
+    panel = SpectralBiasPanel(width=64, depth=1, n=8, steps=40, modes=3, lr_ratio=0.4)
     panel.run()
     assert panel.wait(120) == "done", panel.status.value
-    cfg = panel.config()
-    setup = LazySetup.build(dict(cfg, parameterization="ntk", noise=0.0, radius=1.0))
+    setup = LazySetup.build(panel.settings.problem())
     lr = 0.4 * setup.rates().diverge
     trajectory = train(setup.model, setup.x_train, setup.y_train, lr=lr, steps=40, x_eval=setup.x_eval,
                        record_every=1)
     measured = np.abs(S.project_residuals(setup.k_train, trajectory.f_train - setup.y_train.numpy()).numpy())
     theory = np.abs(S.mode_residuals(setup.k_train, setup.f0_train, setup.y_train, lr, 40).projections.numpy())
     for slot, i in enumerate(mode_ranks(8, 3)):
-        np.testing.assert_allclose(y(panel, "modes", f"measured{slot}"), measured[:, i], rtol=1e-8, atol=1e-13)
-        np.testing.assert_allclose(y(panel, "modes", f"theory{slot}"), theory[:, i], rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(y(panel, f"measured{slot}"), measured[:, i], rtol=1e-8, atol=1e-13)
+        np.testing.assert_allclose(y(panel, f"theory{slot}"), theory[:, i], rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(trace_x(trace_keys(panel.figure)[f"measured{slot}"]), np.arange(41))
     namespace = {}
     exec(panel.snippet().replace("print(modes.eigenvalues, modes.decay[-1])", ""), namespace)
     np.testing.assert_allclose(np.abs(namespace["modes"].projections.numpy()), theory, rtol=1e-10, atol=1e-15)
-    configure(panel, lr_ratio=1.3, steps=400)
-    panel.run()
+    assert panel.apply(lr_ratio=1.3, steps=400) == panel.run_id  # a change retrains: one run
     assert panel.wait(120) == "diverged"
     assert "Training diverged" in panel.message.value and "critical learning rate" in panel.message.value
-    for trace in panel.figures["modes"].data:
+    for trace in panel.figure.data:
         assert np.isfinite(np.asarray(trace.y, dtype=float)).all()
 
 
@@ -140,6 +128,7 @@ def test_dashboard_query_string_link_and_tabs():
     dash = Dashboard("?panel=spectral&lr_ratio=0.3&steps=50&width=64&n=8&bogus=1&modes=x&hide=seed,nope")
     spectral = dash.panels["spectral"]
     assert dash.tabs.selected_index == 4 and dash.selected == "spectral"
+    assert spectral.settings == SpectralSettings(lr_ratio=0.3, steps=50, width=64, n=8)
     assert spectral.controls["lr_ratio"].value == 0.3 and spectral.controls["steps"].value == 50
     assert spectral.controls["seed"].layout.display == "none"
     assert "bogus" in dash.notice.value and "modes" in dash.notice.value and "nope" in dash.notice.value

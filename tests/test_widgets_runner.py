@@ -6,7 +6,7 @@ import time
 import ipywidgets as W
 import pytest
 
-from ntk_explorer.widgets._runner import RunController
+from ntk_explorer.widgets.runner import RunController
 
 
 class FakeFigure:
@@ -30,7 +30,7 @@ def make_controller(max_fps=20.0):
     def draw(state):
         assert fig.inside, "frames must be drawn inside batch_update()"
         drawn.append(state)
-    return RunController(draw, status, figures=[fig], max_fps=max_fps), drawn, fig, status
+    return RunController(draw, status, figure=fig, max_fps=max_fps), drawn, fig, status
 
 
 def endless(tag, started=None):
@@ -52,7 +52,7 @@ def test_no_frame_of_an_older_run_after_a_newer_run_started():
 
     def draw(state):  # record which run a frame belongs to and which run was current when it was drawn
         drawn.append((state[0], state[1], holder["controller"].run_id))
-    controller = holder["controller"] = RunController(draw, status, figures=[fig], max_fps=1000.0)
+    controller = holder["controller"] = RunController(draw, status, figure=fig, max_fps=1000.0)
     for _ in range(5):
         started = threading.Event()
         old = controller.start(endless("old", started))

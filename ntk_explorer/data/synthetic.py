@@ -1,8 +1,9 @@
 """Generated data sets for the lessons: nothing is downloaded.
 
 Domains: points on the unit circle in R² indexed by their angle t (the 1-D regression of the lessons),
-the unit sphere S^{d−1} ⊂ R^d (on which the NTK is positive definite, seed 003 §7 Proposition 2) and the
-scaled hypercube {−1, 1}^d / sqrt(d) (all points have norm 1, as Theorem 2.1 assumes ‖x‖ ≤ 1; seed 000).
+the unit sphere S^{d−1} ⊂ R^d (on which the limiting NTK is positive definite when there is a bias σ_b > 0:
+Jacot et al. 2018, Proposition 2; without a bias it can be singular) and the scaled hypercube {−1, 1}^d / sqrt(d)
+(all points have norm 1, as Theorem 2.1 of Lee et al. 2019 assumes ‖x‖ ≤ 1).
 
 Targets are callables mapping points x of shape (N, d) to a float64 numpy array of shape (N,):
 :func:`sine_target`, :func:`fourier_target`, :func:`step_target`, :func:`walsh_target`,
@@ -13,12 +14,13 @@ engine also accepts (N, O)).  Classification labels are ±1 with shape (N,) (log
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 import torch
 
+from .dataset import Dataset
+from .digits import DEFAULT_DIGIT_CLASSES, digits_dataset
 from .expression import TargetExpression, parse_target
 from ..validation import check_count, check_device, check_finite_number, check_float_dtype, check_seed
 
@@ -26,10 +28,11 @@ __all__ = [
     "Dataset", "make_dataset", "circle_points", "sphere_points", "hypercube_points",
     "sine_target", "fourier_target", "step_target", "walsh_target", "random_smooth_target",
     "parse_target", "TargetExpression", "train_eval_split", "add_label_noise", "flip_labels",
-    "DOMAINS",
+    "DOMAINS", "DATASETS",
 ]
 
 DOMAINS = ("circle", "sphere", "hypercube")
+DATASETS = DOMAINS + ("digits",)
 
 
 def _angles(x: np.ndarray) -> np.ndarray:
@@ -196,23 +199,6 @@ def flip_labels(y, probability: float, *, seed: int = 0) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------- presets
-@dataclass(frozen=True, eq=False)
-class Dataset:
-    """Train/eval data: x_* float64 tensors (N, d), y_* tensors (N,); t_* the angles on the circle
-    (None on other domains).  Only y_train carries label noise; y_eval is the clean target."""
-    domain: str
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_eval: torch.Tensor
-    y_eval: torch.Tensor
-    t_train: Optional[torch.Tensor] = None
-    t_eval: Optional[torch.Tensor] = None
-
-    @property
-    def in_dim(self) -> int:
-        return int(self.x_train.shape[1])
-
-
 def _domain_points(domain, n_train, n_eval, dim, sampling, seed):
     if domain == "circle":
         if dim not in (None, 2):
@@ -228,23 +214,40 @@ def _domain_points(domain, n_train, n_eval, dim, sampling, seed):
     return x[:n_train], x[n_train:]
 
 
-def make_dataset(domain: str = "circle", *, n_train: int = 32, n_eval: int = 256,
-                 target="sin(3*t)", dim: Optional[int] = None, noise: float = 0.0,
+def make_dataset(domain: str = "circle", *, n_train: int = 32, n_eval=256,
+                 target=None, dim: Optional[int] = None, noise: float = 0.0,
                  classification: bool = False, flip: float = 0.0, sampling: str = "grid",
-                 seed: int = 0, dtype: torch.dtype = torch.float64, device=None) -> Dataset:
-    """Generates a lesson data set.
+                 classes=None, seed: int = 0, dtype: torch.dtype = torch.float64, device=None) -> Dataset:
+    """Generates a lesson data set, or splits the shipped digits.
 
     domain: "circle" (training angles on a grid or random, eval on a dense grid of n_eval angles),
     "sphere" (S^{dim−1}, dim 3 by default) or "hypercube" ({−1,1}^dim/sqrt(dim), dim 6 by default,
-    distinct vertices).  target: an expression for :func:`parse_target` or a callable of points.
-    noise: std of Gaussian label noise on y_train.  classification: labels sign(target) ∈ {−1, +1}
-    (sign(0) = +1), each training label flipped with probability ``flip``.
+    distinct vertices).  target: an expression for :func:`parse_target` or a callable of points (default
+    "sin(3*t)").  noise: std of Gaussian label noise on y_train.  classification: labels sign(target) ∈ {−1, +1}
+    (sign(0) = +1; ``classes`` is then (1, −1)), each training label flipped with probability ``flip``.
+
+    domain "digits": the 8×8 handwritten digits (``ntk_explorer.data.digits_dataset``: ``classes`` default
+    (3, 8), stratified split by ``seed``, inputs of norm 1 in R^64, ±1 targets for two classes and one-hot rows
+    for more; n_eval=None takes all remaining images).  The synthetic options (target, dim, noise, flip,
+    sampling) do not apply to it; ``classification`` is accepted and changes nothing.
     """
+    if domain == "digits":
+        unused = {name: value for name, value, default in (("target", target, None), ("dim", dim, None),
+                  ("noise", noise, 0.0), ("flip", flip, 0.0), ("sampling", sampling, "grid")) if value != default}
+        if unused:
+            raise ValueError(f"the digits come with their own inputs and labels: {sorted(unused)} apply to the "
+                             f"synthetic domains {DOMAINS} only")
+        return digits_dataset(n_train=n_train, n_eval=n_eval, seed=seed, dtype=dtype, device=device,
+                              classes=DEFAULT_DIGIT_CLASSES if classes is None else classes)
+    if domain not in DOMAINS:
+        raise ValueError(f"domain must be one of {DATASETS}, got {domain!r}")
+    if classes is not None:
+        raise ValueError("classes chooses digits: it applies to domain='digits' only")
     n_train, n_eval = check_count("n_train", n_train), check_count("n_eval", n_eval)
     seed, dtype = check_seed(seed), check_float_dtype(dtype)
     device = None if device is None else check_device(device)
     x_train, x_eval = _domain_points(domain, n_train, n_eval, dim, sampling, seed)
-    function = _resolve_target(target)
+    function = _resolve_target("sin(3*t)" if target is None else target)
     y_train, y_eval = _evaluate_target(function, x_train), _evaluate_target(function, x_eval)
     if classification:
         y_train, y_eval = np.where(y_train >= 0, 1.0, -1.0), np.where(y_eval >= 0, 1.0, -1.0)
@@ -256,4 +259,6 @@ def make_dataset(domain: str = "circle", *, n_train: int = 32, n_eval: int = 256
     def tensor(a):
         return torch.as_tensor(a, dtype=dtype, device=device)
     angles = (tensor(_angles(x_train)), tensor(_angles(x_eval))) if domain == "circle" else (None, None)
-    return Dataset(domain, tensor(x_train), tensor(y_train), tensor(x_eval), tensor(y_eval), *angles)
+    labels = dict(classes=(1, -1), labels_train=y_train.astype(np.int64), labels_eval=y_eval.astype(np.int64)) \
+        if classification else {}
+    return Dataset(domain, tensor(x_train), tensor(y_train), tensor(x_eval), tensor(y_eval), *angles, **labels)

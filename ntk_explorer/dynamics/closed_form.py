@@ -1,5 +1,6 @@
-"""Closed-form training dynamics of the linearized model under MSE (seed 001 eqs. 9, 15, 19; seed 004
-"Recap of overall theory" and "Kernel ridgeless regression"; seed 002 for the critical learning rate).
+"""Closed-form training dynamics of the linearized model under MSE (Lee et al. 2019;
+Y. Chen, "Linearized Networks", eqs. (9), (15), (19); Sutherland's NTK slides "Recap of overall theory" and "Kernel
+'ridgeless' regression").
 
 Conventions (as everywhere in ntk_explorer): loss L(θ) = (1/N) Σ_i ½‖f(x_i) − y_i‖² over N training points,
 gradient descent θ ← θ − lr·∇L.  The linearized model then moves in function space exactly as
@@ -7,12 +8,12 @@ gradient descent θ ← θ − lr·∇L.  The linearized model then moves in fun
     f ← f − (lr/N) Θ_0(·, X) (f(X) − Y),
 
 so on the training set  f_t − Y = (I − lr Θ/N)^t (f_0 − Y)  (discrete GD, t steps) and
-f_t − Y = e^{−lr t Θ/N} (f_0 − Y)  (gradient flow for a time lr·t, seed 001 eq. 15), and at any input
-f_t(x) = f_0(x) − Θ(x, X) Θ^{−1} (I − A_t) (f_0(X) − Y)  with A_t the decay above (seed 001 eq. 19).
-As t → ∞ this is kernel regression k(x) K^{−1} (Y − f_0) + f_0(x) (seed 004).
+f_t − Y = e^{−lr t Θ/N} (f_0 − Y)  (gradient flow for a time lr·t, Chen eq. (15)), and at any input
+f_t(x) = f_0(x) − Θ(x, X) Θ^{−1} (I − A_t) (f_0(X) − Y)  with A_t the decay above (Chen eq. (19)).
+As t → ∞ this is kernel regression k(x) K^{−1} (Y − f_0) + f_0(x) (Sutherland's slides).
 
 Vector outputs: kernels of shape (N, N, O, O) (as returned by ``empirical_ntk``) are flattened to an
-(N·O) × (N·O) matrix with the index (i, a) ↦ i·O + a (seed 001 eq. 4, seed 004 "Vector outputs"); targets
+(N·O) × (N·O) matrix with the index (i, a) ↦ i·O + a (Chen eq. (4); Sutherland's slide "Vector outputs"); targets
 are (N,) for one output or (N, O).  N in lr/N is always the number of points.
 """
 from __future__ import annotations
@@ -26,13 +27,15 @@ import torch
 from ..validation import check_bool
 
 __all__ = ["CriticalLearningRates", "critical_learning_rates", "gd_mse_predictor", "kernel_matrix",
-           "kernel_regression_operator"]
+           "kernel_regression_operator", "linearized_loss_curve"]
 
 
 class CriticalLearningRates(NamedTuple):
-    """converge = 2N/(λ_min + λ_max): the rate that contracts the slowest and fastest modes equally
-    (seed 002, η_critical; N because of the 1/N in the loss); diverge = 2N/λ_max: above it the top
-    eigenmode of the linearized model grows as |1 − lr λ_max/N|^t and GD diverges."""
+    """converge = 2N/(λ_min + λ_max): the rate that contracts the slowest and fastest modes equally (the
+    optimal constant rate); it is Lee et al. 2019's η_critical = 2/(λ_min + λ_max) (Theorem 2.1), times N
+    because of the 1/N in our loss.  diverge = 2N/λ_max: above it the top eigenmode of the linearized model
+    grows as |1 − lr λ_max/N|^t and GD diverges (the standard stability limit of GD on a quadratic; Lee et
+    al. give only 2/(λ_min + λ_max))."""
     converge: float
     diverge: float
 
@@ -68,7 +71,7 @@ def _train_kernel(k_train_train) -> tuple[torch.Tensor, int, int]:
 
 def critical_learning_rates(k_train_train) -> CriticalLearningRates:
     """Critical learning rates of GD on L = (1/N) Σ ½‖f − y‖² for the linearized model with NTK
-    k_train_train (N × N or (N, N, O, O)); see :class:`CriticalLearningRates` (seed 002)."""
+    k_train_train (N × N or (N, N, O, O)); see :class:`CriticalLearningRates` (Lee et al. 2019)."""
     k, n, _ = _train_kernel(k_train_train)
     eigenvalues = torch.linalg.eigvalsh(k)
     lam_min, lam_max = float(eigenvalues[0].clamp_min(0.0)), float(eigenvalues[-1])
@@ -132,7 +135,7 @@ def _flatten_targets(values, name: str, n: int, o: int, device) -> torch.Tensor:
 
 
 def gd_mse_predictor(k_train_train, y_train, lr: float, *, flow: bool = False):
-    """Closed-form f^lin_t under MSE for any t (seed 001 eqs. 9, 15, 19; seed 004).
+    """Closed-form f^lin_t under MSE for any t (Lee et al. 2019; Chen eqs. (9), (15), (19)).
 
     Returns ``predict(t, f0_train, f0_eval=None, k_eval_train=None) -> (f_train_t, f_eval_t)``:
     discrete GD after t steps, f_t − Y = (I − lr Θ/N)^t (f_0 − Y), or gradient flow (flow=True) for a
@@ -174,7 +177,7 @@ def gd_mse_predictor(k_train_train, y_train, lr: float, *, flow: bool = False):
 
 def kernel_regression_operator(k_train_train, k_eval_train, lr: float, t, *, flow: bool = False):
     """The matrix B_t = Θ(E, X) Θ^{−1} (I − A_t) ((M·O) × (N·O)) with f^lin_t(E) = f_0(E) + B_t (Y − f_0(X)),
-    A_t = (I − lr Θ/N)^t (GD) or e^{−lr t Θ/N} (flow); t = math.inf gives Θ(E, X) Θ^{−1} (seed 001 eq. 19)."""
+    A_t = (I − lr Θ/N)^t (GD) or e^{−lr t Θ/N} (flow); t = math.inf gives Θ(E, X) Θ^{−1} (Chen eq. (19))."""
     k, n, o = _train_kernel(k_train_train)
     flow = check_bool(flow, "flow")
     k_eval, _, o_eval = kernel_matrix(k_eval_train, "k_eval_train", device=k.device)
@@ -184,3 +187,25 @@ def kernel_regression_operator(k_train_train, k_eval_train, lr: float, t, *, flo
     cutoff = k.shape[0] * torch.finfo(k.dtype).eps * float(eigenvalues.abs().max())
     _, g = _mode_factors(eigenvalues, check_learning_rate(lr), n, _check_time(t, flow), flow, cutoff)
     return (k_eval @ vectors) * g @ vectors.T
+
+
+def linearized_loss_curve(k_train_train, f0_train, y_train, lr: float, steps: int, *, flow: bool = False) -> np.ndarray:
+    """Training loss L_t = (1/N) Σ_i ½‖f^lin_t(x_i) − y_i‖² of the linearized model for t = 0, 1, …, steps.
+
+    In the eigenbasis Θ = Σ_i λ_i u_i u_iᵀ of k_train_train the residual decouples (Y. Chen, "Linearized
+    Networks", eqs. (9), (15); module docstring): L_t = (1/2N) Σ_i A_t(λ_i)² (u_iᵀ(f_0 − Y))² with
+    A_t(λ) = (1 − lr λ/N)^t for discrete GD and e^{−lr λ t/N} for gradient flow over the time lr·t (flow=True).
+    Returns a float64 array of shape (steps + 1,); with lr above 2N/λ_max the GD curve grows (no error is raised).
+    """
+    k, n, o = _train_kernel(k_train_train)
+    lr, flow = check_learning_rate(lr), check_bool(flow, "flow")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
+    y = _flatten_targets(y_train, "y_train", n, o, k.device)
+    residual = _flatten_targets(f0_train, "f0_train", n, o, k.device) - y
+    eigenvalues, vectors = torch.linalg.eigh(k)
+    power = (vectors.T @ residual) ** 2  # (u_iᵀ r_0)²
+    t = torch.arange(int(steps) + 1, dtype=k.dtype, device=k.device)[:, None]
+    z = lr * eigenvalues / n
+    decay = torch.exp(-z * t) if flow else (1 - z) ** t
+    return ((decay**2 * power).sum(1) / (2 * n)).cpu().numpy()

@@ -1,11 +1,12 @@
 """The state machine behind :func:`ntk_explorer.train_stream`: f and f^lin advanced one GD step at a time.
 
 Real network (a private copy of the model): θ ← θ − (lr/α²) ∇_θ L(h) with h = f_0 + α (f(·; θ) − f_0).
-Linearized network, "function" path (seed 001 eq. 14, seed 004 "Other loss functions"):
+Linearized network, "function" path (Y. Chen, "Linearized Networks", eq. (14); Sutherland's NTK slides,
+"Other loss functions"):
     f^lin(X) ← f^lin(X) − (lr/N) Θ_0(X, X) g_t,     g_t = ∇_f ℓ(f^lin(X), Y)  (per sample, (N, O)),
 and on eval points f^lin_t(E) = f_0(E) − (lr/N) Θ_0(E, X) Σ_{s<t} g_s, evaluated only when recorded.
 "parameter" path: δ ← δ − (lr/α²)(α/N) J_0ᵀ g_t and f^lin = f_0 + α J_0 δ, with J_0ᵀ· a reusable
-torch.func.vjp and J_0· a torch.func.jvp at θ_0 (seed 001 eqs. 10–12).  The NTK of h is α² Θ_0 and the
+torch.func.vjp and J_0· a torch.func.jvp at θ_0 (Chen eqs. (10)–(12)).  The NTK of h is α² Θ_0 and the
 rate lr/α², so both paths are independent of α.
 """
 from __future__ import annotations
@@ -146,9 +147,9 @@ class Engine:
                 p.data = torch.add(p.data, g, alpha=-self.lr_param, out=buffer)
             self.spare = current
             g_lin = self.loss.gradient(self.flin_train, self.y)
-            if self.linearization == "function":
-                step = (self.k0_train @ g_lin.reshape(-1)).reshape(g_lin.shape)
-                self.flin_train = self.flin_train - (self.lr / self.n) * step
+            if self.linearization == "function":  # one fused op: f^lin − (lr/N) Θ_0 g (a hot loop)
+                self.flin_train = torch.addmm(self.flin_train.reshape(-1, 1), self.k0_train, g_lin.reshape(-1, 1),
+                                              alpha=-self.lr / self.n).reshape(g_lin.shape)
                 self.g_sum = self.g_sum + g_lin
                 return
         grads_lin = self.pullback(g_lin * (self.alpha / self.n))

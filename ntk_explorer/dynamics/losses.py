@@ -1,11 +1,12 @@
 """Per-sample losses ℓ(f(x_i), y_i) and their output gradients for the training engine.
 
 The training loss is always the mean L = (1/N) Σ_i ℓ(f(x_i), y_i); the engine applies the 1/N.
-* "mse": ℓ = ½‖f − y‖², ∇_f ℓ = f − y (seed 001 eq. 7).
+* "mse": ℓ = ½‖f − y‖², ∇_f ℓ = f − y (Y. Chen, "Linearized Networks", eq. (7)).
 * "cross_entropy" with one output: logistic loss ℓ = log(1 + e^{−y f}) for labels y ∈ {−1, +1},
   ∇_f ℓ = −y σ(−y f).  With O ≥ 2 outputs: softmax cross-entropy ℓ = −Σ_o p_o log softmax(f)_o for
   class indices (N,) or probability rows (N, O), ∇_f ℓ = softmax(f) − p.
-The linearized model follows the same ODE with Θ_0 (seed 004 "Other loss functions"); there is no closed form.
+The linearized model follows the same ODE with Θ_0 (Sutherland's NTK slides, "Other loss functions"); there is
+no closed form.
 """
 from __future__ import annotations
 
@@ -44,8 +45,8 @@ class Loss:
         return y
 
     def value(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if self.kind == "mse":
-            return 0.5 * (f - y).square().sum() / f.shape[0]
+        if self.kind == "mse":  # ½ Σ (f − y)² / N in one fused op (called twice per training step)
+            return F.mse_loss(f, y, reduction="sum") * (0.5 / f.shape[0])
         if self.kind == "logistic":
             return F.softplus(-y * f).sum() / f.shape[0]
         return -(y * torch.log_softmax(f, dim=1)).sum() / f.shape[0]

@@ -1,19 +1,20 @@
 """Training dynamics: a network f and its linearization f^lin trained side by side by full-batch GD.
 
-Conventions (seed 001 §1–2, seed 004 "Recap of overall theory"): loss L(θ) = (1/N) Σ_i ℓ(f(x_i), y_i) with
-ℓ = ½‖f − y‖² for MSE; gradient descent θ ← θ − lr·∇L.  The linearized model
-f^lin(x; θ) = f(x; θ_0) + ∇_θ f(x; θ_0)(θ − θ_0) (seed 001 eq. 10) then moves in function space exactly as
+Conventions (Lee et al. 2019; Sutherland's NTK slides, "Recap of overall theory"): loss
+L(θ) = (1/N) Σ_i ℓ(f(x_i), y_i) with ℓ = ½‖f − y‖² for MSE; gradient descent θ ← θ − lr·∇L.  The linearized
+model f^lin(x; θ) = f(x; θ_0) + ∇_θ f(x; θ_0)(θ − θ_0) (Y. Chen, "Linearized Networks", eq. (10)) then moves in
+function space exactly as
 
-    f^lin ← f^lin − (lr/N) Θ_0(·, X) ∇_f ℓ(f^lin(X), Y),      (MSE: ∇_f ℓ = f^lin(X) − Y, seed 001 eq. 14)
+    f^lin ← f^lin − (lr/N) Θ_0(·, X) ∇_f ℓ(f^lin(X), Y),      (MSE: ∇_f ℓ = f^lin(X) − Y, Chen eq. (14))
 
-with Θ_0 the empirical NTK at initialisation.  Theorem 2.1 of Lee et al. (seed 000; seed 002; proof in seed
-001 §6) bounds sup_t ‖f_t − f^lin_t‖, the relative parameter movement and sup_t ‖Θ_t − Θ_0‖_F by O(1/√width)
-for NTK-parameterized nets and lr < 2N/λ_max; :func:`train_stream` measures all of them as training runs.
+with Θ_0 the empirical NTK at initialisation.  Theorem 2.1 of Lee et al. 2019 (proof in their appendix, followed
+in Chen §6) bounds sup_t ‖f_t − f^lin_t‖, the relative parameter movement and sup_t ‖Θ_t − Θ_0‖_F by
+O(1/√width) for NTK-parameterized nets and lr < 2N/λ_max; :func:`train_stream` measures all of them as training runs.
 
 Targets y_train may have shape (N,) (one output) or (N, O); every f array in a :class:`Snapshot` has the
 same layout, (N,) or (N, O) (for cross-entropy with class indices: (N, O) logits).  The given model is never
-modified: a copy is trained.  ``lr`` is the learning rate actually used (for "mup" models scale it yourself
-by ``model.lr_scale``).
+modified: a copy is trained.  ``lr`` is the learning rate actually used (from a base rate:
+``model.scaled_lr(base_lr)``, see ``ntk_explorer.models``).
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ import torch
 
 from .engine import Engine, check_positive_int, check_positive_number
 
-__all__ = ["Snapshot", "Trajectory", "TrainingStream", "train_stream", "train", "DIVERGENCE_FACTOR"]
+__all__ = ["Snapshot", "Trajectory", "TrainingStream", "train_stream", "train", "DIVERGENCE_FACTOR", "StopSignal",
+           "check_stop", "stop_requested", "ItemStream"]
 
 DIVERGENCE_FACTOR = 1e6
 
@@ -120,7 +122,24 @@ class Trajectory:
 StopSignal = Union[threading.Event, Callable[[], bool], None]
 
 
-class TrainingStream:
+class ItemStream:
+    """An iterator over ``items`` (a generator) that can be closed early: the base of the package's streams
+    (:class:`TrainingStream`, the width sweep's and the phase diagram's)."""
+
+    def __init__(self, items: Iterator):
+        self._items = items
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._items)
+
+    def close(self) -> None:
+        self._items.close()
+
+
+class TrainingStream(ItemStream):
     """The iterator :func:`train_stream` returns: yields :class:`Snapshot` s; ``network`` is the copy of the
     model being trained (public, so Θ_t or anything else can be computed from it).  While a snapshot is being
     handled the network may already hold the parameters of the following step (snapshots are yielded one step
@@ -130,7 +149,7 @@ class TrainingStream:
     def __init__(self, engine: Engine, steps: int, record_every: int, kernel_every: Optional[int],
                  stop: StopSignal):
         self._engine = engine
-        self._snapshots = _run(engine, steps, record_every, kernel_every, stop)
+        super().__init__(_run(engine, steps, record_every, kernel_every, stop))
 
     @property
     def network(self) -> torch.nn.Module:
@@ -140,17 +159,16 @@ class TrainingStream:
     def initial_ntk(self) -> torch.Tensor:
         return self._engine.k0_train
 
-    def __iter__(self) -> "TrainingStream":
-        return self
 
-    def __next__(self) -> Snapshot:
-        return next(self._snapshots)
-
-    def close(self) -> None:
-        self._snapshots.close()
+def check_stop(stop: StopSignal) -> StopSignal:
+    """``stop`` unchanged if it is None, a threading.Event (anything with ``is_set``) or a callable, else TypeError."""
+    if stop is not None and not (hasattr(stop, "is_set") or callable(stop)):
+        raise TypeError(f"stop must be a threading.Event or a callable, got {type(stop).__name__}")
+    return stop
 
 
-def _stop_requested(stop: StopSignal) -> bool:
+def stop_requested(stop: StopSignal) -> bool:
+    """Whether ``stop`` (None, a threading.Event or a callable returning a bool) asks to stop now."""
     if stop is None:
         return False
     if hasattr(stop, "is_set"):
@@ -169,8 +187,7 @@ def _check_arguments(steps, record_every, kernel_every, linearization, stop):
                              f"({record_every}) so that the kernel drift lands on recorded steps")
     if linearization not in ("function", "parameter"):
         raise ValueError(f"linearization must be 'function' or 'parameter', got {linearization!r}")
-    if stop is not None and not (hasattr(stop, "is_set") or callable(stop)):
-        raise TypeError(f"stop must be a threading.Event or a callable, got {type(stop).__name__}")
+    check_stop(stop)
 
 
 def train_stream(model: torch.nn.Module, x_train, y_train, *, lr: float, steps: int, x_eval=None,
@@ -182,12 +199,12 @@ def train_stream(model: torch.nn.Module, x_train, y_train, *, lr: float, steps: 
     … and ``steps`` (a snapshot is yielded once the following step has been checked, i.e. one step late).
 
     linearization="function": f^lin ← f^lin − (lr/N) Θ_0(·, X) ∇_f ℓ with Θ_0 computed once over train and
-    eval points (seed 001 eq. 14; for cross-entropy the same update integrates the ODE of seed 004 "Other
+    eval points (Chen eq. (14); for cross-entropy the same update integrates the ODE of Sutherland's slide "Other
     loss functions").  "parameter": GD on the parameters of ``linearize(model)`` (torch.func.jvp/vjp).
     kernel_every: compute the kernel drift every that many steps (a multiple of record_every), else NaN.
     stop: threading.Event or callable; when set the stream ends within one step.
-    output_scale α (Chizat & Bach 2019; seed 003 §8): trains f(x; θ_0) + α·(f(x; θ) − f(x; θ_0)) with
-    learning rate lr/α² (α = 1 is the plain network; adding the constant f(x; θ_0) to Chizat & Bach's
+    output_scale α (Chizat, Oyallon & Bach 2019): trains f(x; θ_0) + α·(f(x; θ) − f(x; θ_0)) with
+    learning rate lr/α² (α = 1 is the plain network; adding the constant f(x; θ_0) to Chizat et al.'s
     α(f − f_0) keeps the initial function).  f^lin is then independent of α while f − f^lin = O(1/α).
     Divergence: a non-finite loss (of f or f^lin) or one above DIVERGENCE_FACTOR × the initial loss ends
     the stream with ``diverged=True`` and a message naming the critical learning rate 2N/λ_max(Θ_0).
@@ -210,7 +227,7 @@ def _run(engine: Engine, steps: int, record_every: int, kernel_every: Optional[i
     last_yielded: Optional[Snapshot] = None
     threshold = None
     for step in range(steps + 1):
-        if step > 0 and _stop_requested(stop):
+        if step > 0 and stop_requested(stop):
             break
         h, loss_t, losses = engine.forward()
         if threshold is None:

@@ -2,8 +2,7 @@
 ensembles.
 
 Learning rates: :class:`ExperimentConfig` holds a *base* rate ``lr``; every network is trained with
-``lr × model.lr_scale`` (ntk: 1, standard: 1/width, mup: width — see ``ntk_explorer.models``), so one base
-rate means the same function-space step size at every width and parameterization can be compared.
+``model.scaled_lr(lr)`` (the convention is documented once, in ``ntk_explorer.models``).
 """
 from __future__ import annotations
 
@@ -13,18 +12,21 @@ from typing import Optional
 
 import numpy as np
 
-from ..data import DOMAINS, Dataset, make_dataset
+from ..data import DATASETS, Dataset, check_classes, make_dataset
 from ..dynamics.losses import LOSSES
 from ..models import MLP, MLPConfig, default_device
 from ..validation import check_count, check_device, check_finite_number, check_seed
 
-__all__ = ["ExperimentConfig", "as_config", "check_seeds", "check_widths", "config_device", "interactive"]
+__all__ = ["ExperimentConfig", "as_config", "check_seeds", "check_widths", "config_device", "interactive",
+           "progress_bar"]
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     """A lesson experiment: data (``ntk_explorer.data.make_dataset``), an MLP and GD with MSE.
-    ``lr`` is the base learning rate (multiplied by ``model.lr_scale``)."""
+    ``lr`` is the base learning rate: networks train with ``model.scaled_lr(lr)``.  domain="digits" uses the shipped
+    8×8 digits of ``classes`` (default (3, 8)): in_dim 64, one output for two classes (±1 targets) and k
+    outputs for k classes (one-hot targets); target, dim and noise do not apply to it."""
     width: int = 512
     depth: int = 2
     activation: str = "relu"
@@ -45,14 +47,22 @@ class ExperimentConfig:
     kernel_every: Optional[int] = 10
     output_scale: float = 1.0
     device: Optional[str] = None
+    classes: Optional[tuple] = None
 
     def __post_init__(self):
-        if self.domain not in DOMAINS:
-            raise ValueError(f"domain must be one of {DOMAINS}, got {self.domain!r}")
+        if self.domain not in DATASETS:
+            raise ValueError(f"domain must be one of {DATASETS}, got {self.domain!r}")
         if self.dim is not None:
             check_count("dim", self.dim)
-        MLPConfig(self.in_dim, self.width, self.depth, 1, self.activation, self.parameterization, self.sigma_w,
-                  self.sigma_b)  # validates the network's fields
+        if self.domain == "digits":
+            if self.classes is not None:
+                object.__setattr__(self, "classes", check_classes(self.classes))
+            if self.dim not in (None, 64) or self.noise:
+                raise ValueError("dim and noise do not apply to the digits (64 pixels, labels without noise)")
+        elif self.classes is not None:
+            raise ValueError("classes chooses digits: it applies to domain='digits' only")
+        MLPConfig(self.in_dim, self.width, self.depth, self.out_dim, self.activation, self.parameterization,
+                  self.sigma_w, self.sigma_b)  # validates the network's fields
         if not (isinstance(self.target, str) or callable(self.target)):  # an expression is parsed by dataset()
             raise TypeError(f"target must be an expression string or a callable, got {type(self.target).__name__}")
         for name, minimum in (("n_train", 1), ("n_eval", 1), ("steps", 0), ("record_every", 1)):
@@ -70,19 +80,29 @@ class ExperimentConfig:
 
     @property
     def in_dim(self) -> int:
-        if self.domain == "circle":
-            return 2
+        if self.domain in ("circle", "digits"):
+            return 2 if self.domain == "circle" else 64
         return self.dim if self.dim is not None else (3 if self.domain == "sphere" else 6)
 
+    @property
+    def out_dim(self) -> int:
+        """Network outputs: 1, or k for the digits of k ≥ 3 classes (one-hot targets)."""
+        if self.domain != "digits" or self.classes is None:
+            return 1
+        return 1 if len(self.classes) == 2 else len(self.classes)
+
     def dataset(self) -> Dataset:
+        if self.domain == "digits":
+            return make_dataset("digits", n_train=self.n_train, n_eval=self.n_eval, classes=self.classes,
+                                seed=self.data_seed, device=self.device)
         return make_dataset(self.domain, n_train=self.n_train, n_eval=self.n_eval, target=self.target,
                             dim=self.dim, noise=self.noise, seed=self.data_seed, device=self.device,
                             classification=self.loss == "cross_entropy")
 
     def model(self, seed: int, width: Optional[int] = None) -> MLP:
-        return MLP(self.in_dim, self.width if width is None else width, self.depth, activation=self.activation,
-                   parameterization=self.parameterization, sigma_w=self.sigma_w, sigma_b=self.sigma_b,
-                   seed=seed, device=self.device)
+        return MLP(self.in_dim, self.width if width is None else width, self.depth, out_dim=self.out_dim,
+                   activation=self.activation, parameterization=self.parameterization, sigma_w=self.sigma_w,
+                   sigma_b=self.sigma_b, seed=seed, device=self.device)
 
 
 def as_config(config, **overrides) -> ExperimentConfig:
@@ -125,3 +145,10 @@ def config_device(config: ExperimentConfig):
 
 def interactive() -> bool:
     return hasattr(sys, "ps1") or "ipykernel" in sys.modules or sys.stderr.isatty()
+
+
+def progress_bar(iterable, *, total: int, desc: str):
+    """``iterable`` wrapped in a tqdm progress bar.  tqdm.auto is imported here, on demand, because in a notebook
+    it brings in ipywidgets: importing the core never imports it, only asking for a bar does."""
+    from tqdm.auto import tqdm
+    return tqdm(iterable, total=total, desc=desc)

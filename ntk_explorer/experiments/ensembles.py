@@ -1,5 +1,5 @@
 """Ensembles over random initialisation, and the Gaussian process that the ensemble of linearized networks
-follows at infinite width (seed 001 §4, eqs. 27–30).
+follows at infinite width (Lee et al. 2019; derivation in Y. Chen, "Linearized Networks", §4, eqs. (27)–(30)).
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import torch
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..dynamics.closed_form import kernel_regression_operator
-from ..kernels.analytic import _as_float64, analytic_kernels
+from ..kernels.analytic import analytic_kernels
 from ..memory import check_ensemble_memory
-from ..validation import check_bool
+from ..validation import as_float64_inputs, check_bool
 from .config import as_config, check_seeds, config_device
 
 __all__ = ["ensemble", "EnsembleResult", "gp_prediction", "GPPrediction"]
@@ -41,19 +41,19 @@ class EnsembleResult:
 
 
 def ensemble(config, seeds) -> EnsembleResult:
-    """Trains one network per seed (MSE, full-batch GD, rate config.lr × lr_scale) as a single vectorised
+    """Trains one network per seed (MSE, full-batch GD, rate ``model.scaled_lr(config.lr)``) as a single vectorised
     model: parameters stacked with torch.func.stack_module_state, outputs by vmap(functional_call), and
     the per-network gradients from one backward pass of the summed (independent) losses.  The memory of all
     networks together is checked before any is built (``ntk_explorer.memory.estimate_ensemble_bytes``)."""
     config, seeds = as_config(config), check_seeds(seeds)
-    if config.loss != "mse" or config.output_scale != 1.0:
-        raise ValueError("ensemble supports loss='mse' and output_scale=1 only")
+    if config.loss != "mse" or config.output_scale != 1.0 or config.out_dim != 1:
+        raise ValueError("ensemble supports loss='mse', output_scale=1 and one output only")
     check_ensemble_memory(len(seeds), config.n_train, config.n_eval, width=config.width, depth=config.depth,
                           in_dim=config.in_dim, device=config_device(config))
     data = config.dataset()
     models = [config.model(seed) for seed in seeds]
     params, buffers = stack_module_state(models)
-    base, lr = models[0], config.lr * models[0].lr_scale
+    base, lr = models[0], models[0].scaled_lr(config.lr)
     device = next(base.parameters()).device
     x, x_eval = data.x_train.to(device), data.x_eval.to(device)
     y = data.y_train.to(device).reshape(len(x), -1)
@@ -88,16 +88,17 @@ class GPPrediction(NamedTuple):
 
 def gp_prediction(x_train, y_train, x_eval, *, lr: float, t=math.inf, depth: int, activation: str = "relu",
                   sigma_w: float = 1.0, sigma_b: float = 0.0, flow: bool = False) -> GPPrediction:
-    """Distribution of the infinitely wide linearized network after t GD steps (seed 001 §4, Corollary 1).
+    """Distribution of the infinitely wide linearized network after t GD steps (Lee et al. 2019; Y. Chen,
+    "Linearized Networks", §4 "Corollary 1").
 
     With Θ, K the analytic NTK and NNGP (``analytic_kernels``, NTK parameterization), f_0 ~ GP(0, K) and
     B_t = Θ(E, X) Θ^{−1} (I − A_t), A_t = (I − lr Θ/N)^t (flow: e^{−lr t Θ/N}; t = inf: A = 0):
-        mean  = B_t Y                                                                 (eqs. 27, 29)
-        cov   = K(E,E) − B_t K(X,E) − K(E,X) B_tᵀ + B_t K(X,X) B_tᵀ                    (eqs. 28, 30)
+        mean  = B_t Y                                                                 (Chen (27), (29))
+        cov   = K(E,E) − B_t K(X,E) − K(E,X) B_tᵀ + B_t K(X,X) B_tᵀ                    (Chen (28), (30))
     ``lr`` is the rate of GD on L = (1/N) Σ ½(f − y)², as in :func:`ntk_explorer.train`.
     """
-    x_train = _as_float64(x_train, "x_train")
-    x_eval = _as_float64(x_eval, "x_eval")
+    x_train = as_float64_inputs(x_train, "x_train")
+    x_eval = as_float64_inputs(x_eval, "x_eval")
     if x_eval.shape[1] != x_train.shape[1]:
         raise ValueError(f"x_eval has {x_eval.shape[1]} columns but x_train has {x_train.shape[1]}")
     flow = check_bool(flow, "flow")

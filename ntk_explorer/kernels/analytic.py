@@ -1,7 +1,7 @@
-"""Infinite-width NNGP and NTK of an ``MLP`` in NTK parameterization (Jacot et al. 2018; seed 003 §3–4).
+"""Infinite-width NNGP and NTK of an ``MLP`` in NTK parameterization (Jacot et al. 2018).
 
 For ``depth`` hidden layers, inputs x ∈ R^d and the layer rule h = σ_w/√fan_in · W a + σ_b · b, the kernels follow
-the recursions of seed 003 (Proposition 1 and Theorem 1), with the σ_w², σ_b² of neural-tangents' ``Dense``:
+the recursions of Jacot et al. 2018 (Proposition 1 and Theorem 1), with the σ_w², σ_b² of neural-tangents' ``Dense``:
 
     Σ^1(x, x')   = σ_w² xᵀx'/d + σ_b²,                         Θ^1 = Σ^1
     Σ^{l+1}      = σ_w² E_{(u,v)~N(0, Σ^l)}[φ(u) φ(v)] + σ_b²
@@ -11,7 +11,7 @@ and ``.nngp = Σ^{depth+1}``, ``.ntk = Θ^{depth+1}`` (the readout is the last D
 
 The 2-d Gaussian expectations, for the covariance [[a, c], [c, b]] with ρ = c/√(ab) and θ = arccos ρ:
 
-* ReLU (arc-cosine kernel of degree 1 and 0; Cho & Saul 2009; seed 004 "arccos kernel"):
+* ReLU (arc-cosine kernel of degree 1 and 0; Cho & Saul 2009; Arora et al. 2019):
   E[φφ] = √(ab)/(2π) · (sin θ + (π − θ) cos θ),   E[φ'φ'] = (π − θ)/(2π).
 * erf (Williams 1997): E[φφ] = (2/π) arcsin(2c / √((1 + 2a)(1 + 2b))),
   E[φ'φ'] = (4/π) / √((1 + 2a)(1 + 2b) − 4c²).
@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ..memory import check_memory
+from ..validation import as_float64_inputs
 from ..models import ACTIVATIONS, activation_derivative, activation_fn, MLPConfig
 
 __all__ = ["analytic_kernels", "AnalyticKernels", "gaussian_expectations"]
@@ -66,9 +67,9 @@ def analytic_kernels(x1, x2=None, *, depth, activation="relu", sigma_w=1.0, sigm
     if isinstance(quadrature_points, bool) or not isinstance(quadrature_points, int) or quadrature_points < 2:
         raise ValueError(f"quadrature_points must be an int >= 2, got {quadrature_points!r}")
     closed = method == "closed_form" or (method == "auto" and activation in CLOSED_FORMS)
-    x1 = _as_float64(x1, "x1")
+    x1 = as_float64_inputs(x1, "x1")
     symmetric = x2 is None
-    x2 = x1 if symmetric else _as_float64(x2, "x2", device=x1.device)
+    x2 = x1 if symmetric else as_float64_inputs(x2, "x2", device=x1.device)
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"x1 and x2 must have the same number of columns, got {x1.shape[1]} and {x2.shape[1]}")
     # about ten N1 × N2 float64 tensors are alive at once (kernels, their update, the Gaussian expectations)
@@ -90,25 +91,6 @@ def analytic_kernels(x1, x2=None, *, depth, activation="relu", sigma_w=1.0, sigm
         q11 = sw2 * _diagonal_expectation(q11, activation, closed, quadrature_points) + sb2
         q22 = q11 if symmetric else sw2 * _diagonal_expectation(q22, activation, closed, quadrature_points) + sb2
     return AnalyticKernels(nngp=q12, ntk=ntk)
-
-
-def _as_float64(x, name, device=None):
-    if isinstance(x, torch.Tensor):
-        if not x.is_floating_point():
-            raise ValueError(f"{name} must be a floating tensor, got dtype {x.dtype}")
-        if device is not None and x.device != device:
-            raise ValueError(f"{name} is on {x.device} but x1 is on {device}; put both on one device")
-        x = x.detach().to(torch.float64)
-    else:
-        try:
-            x = torch.as_tensor(np.asarray(x, dtype=np.float64), device=device)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a tensor or numeric array, got {type(x).__name__}") from exc
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (N, d) with N >= 1, got {tuple(x.shape)}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or inf values; remove or replace them")
-    return x
 
 
 def _correlation(a, b, c):

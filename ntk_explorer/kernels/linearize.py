@@ -1,11 +1,12 @@
-"""First-order Taylor expansion of a network around its initial parameters (seed 001 eq. 10):
+"""First-order Taylor expansion of a network around its initial parameters (Lee et al. 2019; Y. Chen,
+"Linearized Networks", eq. (10)):
 
     f^lin(x; θ) = f(x; θ_0) + ∇_θ f(x; θ_0) (θ − θ_0),
 
 computed matrix-free with a forward-mode Jacobian-vector product (``torch.func.jvp``) of
 ``torch.func.functional_call`` — the torch counterpart of neural-tangents' ``nt.linearize``.
-Its gradient ∇_θ f^lin = ∇_θ f(x; θ_0) is the Jacobian at initialisation (seed 001 eq. 11), so its NTK is
-the constant Θ_0 and gradient descent on it follows f ← f − (lr/N) Θ_0 (f − Y) exactly (seed 001 eq. 14).
+Its gradient ∇_θ f^lin = ∇_θ f(x; θ_0) is the Jacobian at initialisation (Chen eq. (11)), so its NTK is
+the constant Θ_0 and gradient descent on it follows f ← f − (lr/N) Θ_0 (f − Y) exactly (Chen eq. (14)).
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ class LinearizedModel:
 
 def linearize(model: torch.nn.Module) -> LinearizedModel:
     """Returns f^lin(x, θ) = f(x; θ_0) + ∇_θ f(x; θ_0)(θ − θ_0) with θ_0 the model's current parameters
-    (seed 001 eq. 10), like neural-tangents' ``linearize``.  θ is a dict name → tensor as in
+    (Lee et al. 2019), like neural-tangents' ``linearize``.  θ is a dict name → tensor as in
     ``dict(model.named_parameters())``.  Example::
 
         f_lin = linearize(model)

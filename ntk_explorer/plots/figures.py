@@ -1,10 +1,11 @@
 """Static (non-interactive) figures for the lesson notebooks: plotly only, no widgets, no state.
 
 Each builder takes results of the public API (a :class:`~ntk_explorer.Trajectory`, a ``WidthSweep``, a
-``GPPrediction``, an ``EigenSystem``, …) and returns a ``plotly.graph_objects.Figure``; the few that need numbers no
-other module computes (the two-layer linearization gap of seed 004, the empirical-to-analytic NTK error) compute
-them with the public API and expose them as plain functions too, so exercises can print the numbers.  Styling
-(Okabe–Ito colours, layout) comes from :mod:`ntk_explorer.plotting`.  Like ``plotting`` this module imports plotly
+``GPPrediction``, an ``EigenSystem``, …) and returns a ``plotly.graph_objects.Figure``; the numbers it draws are
+computed in the core (the two-layer linearization gap and the empirical-to-analytic NTK error in
+:mod:`ntk_explorer.experiments.measurements`, re-exported here for the lessons as ``figures.two_layer_gaps``,
+``figures.ntk_errors`` and ``figures.SMOOTHNESS``; slopes by ``fit_slope``/``loglog_slope``).  Styling
+(Okabe–Ito colours, layout) comes from :mod:`ntk_explorer.plots.panels`.  Like ``panels`` this module imports plotly
 and is therefore never imported by ``import ntk_explorer``; it never imports ipywidgets.
 
 Conventions as everywhere in ntk_explorer: L = (1/N) Σ_i ½(f(x_i) − y_i)², θ ← θ − lr·∇L.
@@ -17,25 +18,15 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
-from torch.func import functional_call
 
 from . import panels as P
-from ..kernels import analytic_kernels
 from ..dynamics.closed_form import critical_learning_rates, gd_mse_predictor
-from ..data import circle_points
-from ..kernels import empirical_ntk
-from ..kernels import linearize
-from ..models import MLP, activation_derivative
+from ..experiments import SMOOTHNESS, fit_slope, loglog_slope, ntk_errors, two_layer_gaps
 from ..spectra import learnability, mode_residuals, project_residuals, solve_kappa
 
 __all__ = ["SMOOTHNESS", "trajectory_figure", "two_layer_gaps", "linearization_bound_figure", "width_sweep_figure",
            "sweep_comparison_figure", "ntk_errors", "ntk_convergence_figure", "gp_ensemble_figure",
            "learnability_figure", "mode_decay_figure", "gd_vs_flow_figure", "runs_figure"]
-
-#: β = sup_z |σ''(z)| of the smooth activations (seed 004 "Linearization quality"): erf'' = −(4z/√π)e^{−z²} peaks at
-#: z = 1/√2; tanh'' = −2 tanh sech² peaks at 4/(3√3); gelu'' = φ(z)(2 − z²) peaks at z = 0; softplus'' = s(1 − s) ≤ ¼.
-SMOOTHNESS = {"erf": 4.0 / math.sqrt(2.0 * math.pi * math.e), "tanh": 4.0 / (3.0 * math.sqrt(3.0)),
-              "gelu": 2.0 / math.sqrt(2.0 * math.pi), "softplus": 0.25, "identity": 0.0}
 
 _C = P.COLORS
 _SEQUENCE = [P.OKABE_ITO[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky_blue", "black")]
@@ -76,17 +67,10 @@ def _line(x, y, name, color, dash="solid", width=2.0, mode="lines", **extra):
                       **extra)
 
 
-def _slope(x, y) -> float:
-    """Least-squares slope of log y on log x (finite, positive y only)."""
-    x, y = _np(x).reshape(-1), _np(y).reshape(-1)
-    keep = np.isfinite(y) & (y > 0)
-    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0]) if keep.sum() >= 2 else math.nan
-
-
 # ------------------------------------------------------------------------------------------ lesson 01
 def trajectory_figure(trajectory, data, index: int = -1) -> go.Figure:
     """Left: target, f_0, f_t and f^lin_t on the circle at recorded snapshot ``index`` (default: the last) with the
-    training points; right: the three Theorem 2.1 quantities (seed 000 eqs. 2–4) against the step.
+    training points; right: the three Theorem 2.1 quantities (Lee et al. 2019) against the step.
     ``trajectory`` from ``train(..., x_eval=data.x_eval)``; ``data`` a circle ``Dataset``."""
     if trajectory.f_eval is None or data.t_eval is None:
         raise ValueError("trajectory_figure needs a trajectory trained with x_eval = data.x_eval on the circle")
@@ -112,62 +96,19 @@ def trajectory_figure(trajectory, data, index: int = -1) -> go.Figure:
     return fig
 
 
-def _two_layer_model(width, activation, seed):
-    """seed 004's f(x; w) = (1/√m) Σ_j a_j σ(w_j·x): our depth-1 MLP on R² (σ_b = 0, so biases are inert) with the
-    readout weights replaced by their signs a_j = ±1; the hidden weights are w_j = W_j/√2 (the 1/√fan_in
-    multiplier)."""
-    model = MLP(2, width, 1, activation=activation, sigma_w=1.0, sigma_b=0.0, seed=seed)
-    with torch.no_grad():
-        model.weights[1].copy_(torch.sign(model.weights[1]))
-    return model
-
-
-def two_layer_gaps(widths, *, radius: float = 1.0, activation: str = "erf", n_points: int = 64, seed: int = 0):
-    """The linearization gap max_x |f(x; w) − f^lin(x; w)| over n_points unit vectors of the circle for the
-    two-layer network of seed 004 ("Linearization quality"), at ‖w − w_0‖_F = radius, against the bound
-    β/(2√m)·‖w − w_0‖² (β = sup|σ''|, :data:`SMOOTHNESS`).  Two directions w − w_0: "random" (Gaussian) and
-    "aligned" (Δw_j = c·x_* on the neurons with a_j σ''(w_0j·x_*) > 0, 0 on the others, at the input x_* of
-    angle 0: every second-order term a_j σ''(w_0j·x_*)(Δw_j·x_*)²/2 is ≥ 0, so they add up instead of cancelling).
-    Returns a dict of (W,) arrays: widths, random, aligned, bound."""
-    if activation not in SMOOTHNESS:
-        raise ValueError(f"activation={activation!r} has no bounded second derivative (β = ∞); choose one of "
-                         f"{sorted(SMOOTHNESS)}")
-    x = torch.as_tensor(circle_points(n_points)[0])
-    widths = np.asarray(sorted({int(w) for w in widths}))
-    out = {"widths": widths, "random": [], "aligned": [], "bound": []}
-    for m in widths:
-        model = _two_layer_model(int(m), activation, seed)
-        f_lin, W0, a = linearize(model), model.weights[0].detach(), model.weights[1].detach()[0]
-        x = x.to(W0.device)
-        gen = torch.Generator().manual_seed(seed + 1)
-        random_dir = torch.randn(W0.shape, generator=gen, dtype=W0.dtype).to(W0.device)
-        z = W0 @ x[0] / math.sqrt(2.0)  # pre-activations w_0j·x_* at x_* = x[0]
-        h = z.clone().requires_grad_(True)
-        slope = activation_derivative(activation)(h)  # σ'(h); σ'' by autograd (0 for a linear σ)
-        second = torch.autograd.grad(slope.sum(), h)[0] if slope.requires_grad else torch.zeros_like(h)
-        aligned_dir = (a * second > 0).to(W0.dtype)[:, None] * x[0][None, :]
-        for name, direction in (("random", random_dir), ("aligned", aligned_dir)):
-            norm = torch.linalg.norm(direction)  # 0 for "aligned" when σ'' ≡ 0: no term to align, the gap is 0
-            delta = direction * (radius * math.sqrt(2.0) / norm) if norm > 0 else direction  # ‖Δw‖_F = radius
-            params = {**dict(model.named_parameters()), "weights.0": W0 + delta}
-            with torch.no_grad():
-                gap = functional_call(model, params, (x,)) - f_lin(x, {"weights.0": W0 + delta})
-            out[name].append(float(gap.abs().max()))
-        out["bound"].append(SMOOTHNESS[activation] * radius ** 2 / (2.0 * math.sqrt(m)))
-    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
-
-
 def linearization_bound_figure(widths=(16, 64, 256, 1024, 4096, 16384), *, radius: float = 1.0,
                                activation: str = "erf", seed: int = 0) -> go.Figure:
-    """Log-log plot of :func:`two_layer_gaps`: the bound β‖w − w_0‖²/(2√m) of seed 004 and the measured gaps."""
+    """Log-log plot of :func:`two_layer_gaps`: the bound β‖w − w_0‖²/(2√m) (Sutherland's NTK slides) and the
+    measured gaps."""
     g = two_layer_gaps(widths, radius=radius, activation=activation, seed=seed)
     fig = P.base_figure(f"Two-layer {activation} network at ‖w − w_0‖ = {radius:g}: |f − f^lin| against the bound",
                         "width m", "max_x |f(x; w) − f^lin(x; w)|", log_x=True, log_y=True, height=400)
-    fig.add_trace(_line(g["widths"], g["bound"], "bound β‖w − w_0‖²/(2√m) (seed 004)", _C["theory"], width=2.5))
+    fig.add_trace(_line(g["widths"], g["bound"], "bound β‖w − w_0‖²/(2√m) (Sutherland 2023)", _C["theory"],
+                        width=2.5))
     for name, color, symbol in (("aligned", _C["flin"], "diamond"), ("random", _C["f"], "circle")):
         fig.add_trace(go.Scatter(x=g["widths"], y=g[name], mode="lines+markers", line=dict(color=color, dash="dash"),
                                  marker=dict(symbol=symbol, size=9),
-                                 name=f"{name} direction (slope {_slope(g['widths'], g[name]):.2f})"))
+                                 name=f"{name} direction (slope {loglog_slope(g['widths'], g[name]).slope:.2f})"))
     return fig
 
 
@@ -200,26 +141,6 @@ def sweep_comparison_figure(sweeps: dict, metric: str = "kernel_drift") -> go.Fi
 
 
 # ------------------------------------------------------------------------------------------ lesson 03
-def ntk_errors(widths, seeds=3, *, depth: int = 1, activation: str = "erf", sigma_b: float = 0.1,
-               n_points: int = 64) -> dict:
-    """Relative error ‖Θ̂_0 − Θ‖_F/‖Θ‖_F of the empirical NTK at initialisation (NTK parameterization) against the
-    analytic one (seed 003 Theorem 1) on n_points of the circle, per width and seed.  Returns widths (W,),
-    errors (W, S), x (the points), the analytic ``ntk`` and the empirical kernels of seed 0 (``empirical``,
-    a list over widths)."""
-    x = torch.as_tensor(circle_points(n_points)[0])
-    theta = analytic_kernels(x, depth=depth, activation=activation, sigma_b=sigma_b).ntk
-    widths, seeds = np.asarray(sorted({int(w) for w in widths})), range(seeds) if isinstance(seeds, int) else seeds
-    errors, first = np.zeros((len(widths), len(seeds))), []
-    for i, width in enumerate(widths):
-        for j, seed in enumerate(seeds):
-            model = MLP(2, int(width), depth, activation=activation, sigma_b=sigma_b, seed=seed)
-            k = empirical_ntk(model, x.to(model.device)).detach().cpu()
-            errors[i, j] = float(torch.linalg.matrix_norm(k - theta) / torch.linalg.matrix_norm(theta))
-            if j == 0:
-                first.append(k)
-    return {"widths": widths, "errors": errors, "x": x, "ntk": theta, "empirical": first}
-
-
 def ntk_convergence_figure(widths=(16, 64, 256, 1024, 4096), seeds=3, *, depth: int = 1, activation: str = "erf",
                            sigma_b: float = 0.1) -> go.Figure:
     """Left: the slice Θ(x_0, ·) of the analytic NTK and of the empirical NTK at the smallest and largest width;
@@ -233,7 +154,7 @@ def ntk_convergence_figure(widths=(16, 64, 256, 1024, 4096), seeds=3, *, depth: 
         fig.add_trace(_line(angle, e["empirical"][k][0], f"empirical Θ̂_0, width {e['widths'][k]}", _C["empirical"],
                             dash=dash), 1, 1)
     mean, std = e["errors"].mean(1), e["errors"].std(1)
-    slope = _slope(np.repeat(e["widths"], e["errors"].shape[1]), e["errors"])
+    slope = fit_slope(e["widths"], e["errors"]).slope
     fig.add_trace(go.Scatter(x=e["widths"], y=mean, mode="lines+markers", line=dict(color=_C["empirical"]),
                              error_y=dict(type="data", array=std, visible=True), name=f"measured (slope {slope:.2f})"),
                   1, 2)
@@ -246,7 +167,7 @@ def ntk_convergence_figure(widths=(16, 64, 256, 1024, 4096), seeds=3, *, depth: 
 
 
 def gp_ensemble_figure(gp, result, data) -> go.Figure:
-    """The NTK-GP of seed 001 Corollary 1 (``gp_prediction``: mean ± 2σ) against the mean ± 2σ of an ensemble of
+    """The NTK-GP of Lee et al. 2019 (``gp_prediction``: mean ± 2σ) against the mean ± 2σ of an ensemble of
     trained networks (``ensemble``, last recorded step), on the circle ``data``."""
     t = _np(data.t_eval)
     mean, sd = _np(gp.mean), np.sqrt(np.clip(_np(gp.variance), 0.0, None))
@@ -257,7 +178,7 @@ def gp_ensemble_figure(gp, result, data) -> go.Figure:
                         "angle t on the unit circle", "output", height=400)
     fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([mean + 2 * sd, (mean - 2 * sd)[::-1]]),
                              fill="toself", fillcolor="rgba(230,159,0,0.25)", line=dict(width=0), hoverinfo="skip",
-                             name="GP mean ± 2σ (seed 001 eqs. 27–28)"))
+                             name="GP mean ± 2σ (Lee et al. 2019)"))
     fig.add_trace(_line(t, mean, "GP mean", _C["closed"], width=3))
     fig.add_trace(_line(t, e_mean, "ensemble mean", _C["empirical"], dash="dash", width=2.5))
     band = np.concatenate([e_mean + 2 * e_sd, [np.nan], e_mean - 2 * e_sd])  # two curves, one legend entry
@@ -273,7 +194,7 @@ def gp_ensemble_figure(gp, result, data) -> go.Figure:
 def learnability_figure(eigsys, n: int, measured: dict | None = None, ridge: float = 0.0) -> go.Figure:
     """Left: eigenlearning theory L(λ) = λ/(λ + κ) (κ from ``solve_kappa``) with the levels of ``eigsys`` and
     measured learnabilities (``measured``: label → (eigenvalues, mean, stderr), plotted ± 2 stderr);
-    right: m_k·L_k per level, which sum to n (seed 000 Theorem 2.2, eq. 11)."""
+    right: m_k·L_k per level, which sum to n (the conservation law of Simon et al. 2021)."""
     lam, m = _np(eigsys.level_eigenvalues), _np(eigsys.multiplicities)
     lam = np.where(lam > 1e-14 * lam.max(), lam, 0.0)
     live = lam > 0

@@ -1,9 +1,13 @@
-"""Pure plotly figure builders for the dashboard and the command line (no widgets, no state).
+"""Pure plotly figure templates for the interactive panels and the command line (no widgets, no state).
 
-Every builder returns a ``plotly.graph_objects.Figure`` whose traces are *named*; the interactive panels wrap it
-in a ``FigureWidget`` and later replace trace data by name with :func:`set_traces` inside ``batch_update()``.
-Colours follow the Okabe–Ito palette (safe for the common colour-vision deficiencies) and every pair of curves
-that must be told apart also differs in dash or marker, never in colour alone.
+Every panel shows exactly one figure (issue 11: one FigureWidget per panel, one ``batch_update`` per frame): the
+lazy-training panel a 2×2 grid of subplots, the infinite-width and learnability panels two subplots side by side,
+the width-scaling and spectral-bias panels one plot.  Every trace is *keyed* by its ``meta``; the panels wrap the
+figure in a FigureWidget (``ntk_explorer.widgets.figure``) and replace trace data by key with :func:`set_traces`
+inside one ``batch_update()``.  Long series sampled at regular steps travel as ``y`` with ``x0``/``dx``
+(:func:`series`), so a frame does not resend an x array that only grew.  Colours follow the Okabe–Ito palette
+(safe for the common colour-vision deficiencies) and every pair of curves that must be told apart also differs in
+dash or marker, never in colour alone.
 
 This module imports plotly: it is not imported by ``import ntk_explorer`` (the core stays plotly-free).
 """
@@ -13,11 +17,11 @@ import math
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-__all__ = ["OKABE_ITO", "COLORS", "set_traces", "trace_keys", "base_figure", "fill_width_scaling",
-           "function_figure", "loss_figure", "drift_figure", "spectrum_figure", "width_scaling_figure",
-           "kernel_slice_figure", "gp_figure", "learnability_figure", "conservation_figure",
-           "mode_residual_figure", "reference_line", "angle_axis"]
+__all__ = ["OKABE_ITO", "COLORS", "set_traces", "trace_keys", "trace_x", "series", "set_subplot_title",
+           "base_figure", "panel_grid", "fill_width_scaling", "lazy_figure", "width_scaling_figure",
+           "infinite_figure", "learnability_panel_figure", "mode_residual_figure", "reference_line", "angle_axis"]
 
 #: Okabe & Ito (2008), "Color Universal Design": distinguishable under protanopia, deuteranopia, tritanopia.
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9", "green": "#009E73",
@@ -60,6 +64,31 @@ def _floats(value):
     return value
 
 
+def series(x, y) -> dict:
+    """Trace attributes for the points (x, y): ``x0``/``dx`` and ``y`` when x is evenly spaced (the x array is
+    then never sent), else ``x`` and ``y``.  x: steps (any numeric dtype), y: values."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) >= 2:
+        dx = x[1] - x[0]
+        if dx > 0 and np.array_equal(x, x[0] + dx * np.arange(len(x))):
+            return dict(x=None, x0=float(x[0]), dx=float(dx), y=y)
+    return dict(x=x, x0=0.0, dx=1.0, y=y)
+
+
+def trace_x(trace) -> np.ndarray:
+    """The x values a trace is drawn at: its ``x``, or ``x0 + dx·i`` for a trace set by :func:`series`."""
+    if trace.x is not None:
+        return np.asarray(trace.x, dtype=np.float64)
+    count = 0 if trace.y is None else len(trace.y)
+    x0 = 0.0 if trace.x0 is None else float(trace.x0)
+    return x0 + (1.0 if trace.dx is None else float(trace.dx)) * np.arange(count, dtype=np.float64)
+
+
+def set_subplot_title(fig, index: int, text: str) -> None:
+    """Replaces the title of subplot ``index`` (0-based, in the order the titles were given to :func:`panel_grid`)."""
+    fig.layout.annotations[index].text = text
+
+
 def base_figure(title: str, xaxis: str, yaxis: str, *, log_x: bool = False, log_y: bool = False,
                 height: int = 360) -> go.Figure:
     """An empty figure with the dashboard's layout (readable at 1280×800: title on top, legend below the axes)."""
@@ -74,6 +103,26 @@ def base_figure(title: str, xaxis: str, yaxis: str, *, log_x: bool = False, log_
     return fig
 
 
+def panel_grid(rows: int, cols: int, titles, *, height: int, vertical_spacing: float = 0.16) -> go.Figure:
+    """An empty grid of subplots with the dashboard's layout: subplot titles on top, one legend below the grid
+    (four entries per row)."""
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(titles), horizontal_spacing=0.13,
+                        vertical_spacing=vertical_spacing)
+    fig.update_layout(height=height, margin=dict(l=62, r=14, t=36, b=10), template="simple_white",
+                      legend=dict(orientation="h", yanchor="top", y=-0.07 * 2 / rows, x=0, font=dict(size=11),
+                                  entrywidth=0.25, entrywidthmode="fraction"),
+                      font=dict(size=12), hovermode="closest")
+    fig.update_annotations(font_size=13)
+    fig.update_xaxes(showgrid=True)
+    fig.update_yaxes(showgrid=True)
+    return fig
+
+
+def _axes(fig, row, col, xaxis, yaxis, *, log_x=False, log_y=False):
+    fig.update_xaxes(title_text=xaxis, type="log" if log_x else "linear", row=row, col=col)
+    fig.update_yaxes(title_text=yaxis, type="log" if log_y else "linear", row=row, col=col)
+
+
 def _line(key, name, color, *, dash="solid", width=2.0, mode="lines", visible=True, **extra):
     return go.Scatter(x=_EMPTY, y=_EMPTY, name=name, mode=mode, visible=visible, meta=key,
                       line=dict(color=color, dash=dash, width=width), **extra)
@@ -86,55 +135,46 @@ def _markers(key, name, color, symbol="circle", size=8, **extra):
 
 
 # --------------------------------------------------------------------------------------- lazy training
-def function_figure() -> go.Figure:
-    """f_t and f^lin_t over the eval angles, with the target, the training points, f_0 and the closed-form f^lin
-    at the final step.  Traces: target, train, f0, f, flin, flin_closed."""
-    fig = base_figure("Network f_t and its linearization f^lin_t", "angle t on the unit circle", "output",
-                      height=390)
-    fig.add_trace(_line("target", "target", COLORS["target"], width=1.5, dash="dot"))
-    fig.add_trace(_line("f0", "f_0 (init)", COLORS["f0"], width=1.2))
-    fig.add_trace(_line("flin_closed", "f^lin at final step (closed form)", COLORS["closed"], width=3, dash="dot"))
-    fig.add_trace(_line("f", "f_t (network)", COLORS["f"], width=2.5))
-    fig.add_trace(_line("flin", "f^lin_t (linearized)", COLORS["flin"], dash="dash", width=2.5))
-    fig.add_trace(_markers("train", "training points", COLORS["train"], size=9))
-    return angle_axis(fig)
+ANGLE_TICKS = dict(range=[0, 2 * math.pi], tickvals=[0, math.pi / 2, math.pi, 3 * math.pi / 2, 2 * math.pi],
+                   ticktext=["0", "π/2", "π", "3π/2", "2π"])
+
+
+def lazy_figure() -> go.Figure:
+    """The lazy-training panel: f_t and f^lin_t over the circle (with the target, the training points, f_0 and
+    the closed-form f^lin at the final step), the training losses, the three quantities of Lee et al. 2019,
+    Theorem 2.1, against the step, and the NTK spectrum on the training set at t = 0 and now.  Trace keys:
+    target, f0, flin_closed, f, flin, train | loss, loss_lin | discrepancy, kernel_drift, param_distance |
+    spectrum0, spectrum_t."""
+    fig = panel_grid(2, 2, ["Network f_t and its linearization f^lin_t", "Training loss L = (1/N) Σ ½(f − y)²",
+                            "Distance from the linear regime (Lee et al. 2019, Thm 2.1)",
+                            "NTK spectrum on the training set"], height=820)
+    add = fig.add_trace
+    add(_line("target", "target", COLORS["target"], width=1.5, dash="dot"), row=1, col=1)
+    add(_line("f0", "f_0 (init)", COLORS["f0"], width=1.2), row=1, col=1)
+    add(_line("flin_closed", "f^lin at final step (closed form)", COLORS["closed"], width=3, dash="dot"), row=1, col=1)
+    add(_line("f", "f_t (network)", COLORS["f"], width=2.5), row=1, col=1)
+    add(_line("flin", "f^lin_t (linearized)", COLORS["flin"], dash="dash", width=2.5), row=1, col=1)
+    add(_markers("train", "training points", COLORS["train"], size=9), row=1, col=1)
+    add(_line("loss", "loss of f_t", COLORS["f"]), row=1, col=2)
+    add(_line("loss_lin", "loss of f^lin_t", COLORS["flin"], dash="dash"), row=1, col=2)
+    add(_line("discrepancy", "RMS f_t − f^lin_t", COLORS["discrepancy"]), row=2, col=1)
+    add(_line("kernel_drift", "‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F", COLORS["kernel_drift"], dash="dash", mode="lines+markers",
+              marker=dict(size=5, symbol="diamond")), row=2, col=1)
+    add(_line("param_distance", "‖θ_t − θ_0‖ / ‖θ_0‖", COLORS["param_distance"], dash="dot"), row=2, col=1)
+    add(_markers("spectrum0", "spectrum of Θ_0", COLORS["f0"], symbol="circle-open", size=9), row=2, col=2)
+    add(_markers("spectrum_t", "spectrum of Θ_t", COLORS["f"], symbol="x", size=7), row=2, col=2)
+    _axes(fig, 1, 1, "angle t on the unit circle", "output")
+    fig.update_xaxes(ANGLE_TICKS, row=1, col=1)
+    _axes(fig, 1, 2, "GD step", "loss", log_y=True)
+    _axes(fig, 2, 1, "GD step", "relative size", log_y=True)
+    _axes(fig, 2, 2, "eigenvalue index (descending)", "eigenvalue λ_i", log_y=True)
+    return fig
 
 
 def angle_axis(fig: go.Figure) -> go.Figure:
     """An x axis over one turn of the circle, ticks at multiples of π/2."""
-    fig.update_xaxes(range=[0, 2 * math.pi], tickvals=[0, math.pi / 2, math.pi, 3 * math.pi / 2, 2 * math.pi],
-                     ticktext=["0", "π/2", "π", "3π/2", "2π"])
+    fig.update_xaxes(ANGLE_TICKS)
     return fig
-
-
-def loss_figure() -> go.Figure:
-    """Training loss of f and f^lin against the step (log y).  Traces: loss, loss_lin."""
-    fig = base_figure("Training loss L = (1/N) Σ ½(f − y)²", "GD step", "loss", log_y=True)
-    fig.add_trace(_line("loss", "loss of f_t", COLORS["f"]))
-    fig.add_trace(_line("loss_lin", "loss of f^lin_t", COLORS["flin"], dash="dash"))
-    return fig
-
-
-def drift_figure() -> go.Figure:
-    """The three Theorem 2.1 quantities against the step (log y)."""
-    fig = base_figure("Distance from the linear regime (seed 000 Thm 2.1)", "GD step", "relative size",
-                      log_y=True)
-    fig.add_trace(_line("discrepancy", "RMS f_t − f^lin_t", COLORS["discrepancy"]))
-    fig.add_trace(_line("kernel_drift", "‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F", COLORS["kernel_drift"], dash="dash",
-                        mode="lines+markers",
-                        marker=dict(size=5, symbol="diamond"), connectgaps=True))
-    fig.add_trace(_line("param_distance", "‖θ_t − θ_0‖ / ‖θ_0‖", COLORS["param_distance"], dash="dot"))
-    return fig
-
-
-def spectrum_figure() -> go.Figure:
-    """Eigenvalues of the empirical NTK on the training set at t = 0 and now, sorted (log y)."""
-    fig = base_figure("NTK spectrum on the training set", "eigenvalue index (descending)", "eigenvalue λ_i",
-                      log_y=True)
-    fig.add_trace(_markers("spectrum0", "Θ_0", COLORS["f0"], symbol="circle-open", size=9))
-    fig.add_trace(_markers("spectrum_t", "Θ_t (now)", COLORS["f"], symbol="x", size=7))
-    return fig
-
 
 # --------------------------------------------------------------------------------------- width scaling
 def reference_line(x, slope: float, anchor_x: float, anchor_y: float) -> np.ndarray:
@@ -144,8 +184,8 @@ def reference_line(x, slope: float, anchor_x: float, anchor_y: float) -> np.ndar
 
 def width_scaling_figure(widths=None, mean=None, std=None, slopes=None) -> go.Figure:
     """Log-log plot of sup_t discrepancy, kernel drift and parameter distance against width with error bars
-    (std over seeds), fitted slopes in the legend and reference slopes −1/2 (the O(n^{−1/2}) bound of seed 000
-    Theorem 2.1) and −1 (finer analyses for smooth activations).  mean/std: dicts metric → (W,) arrays;
+    (std over seeds), fitted slopes in the legend and reference slopes −1/2 (the O(n^{−1/2}) bound of Lee et al.
+    2019, Theorem 2.1) and −1 (finer analyses for smooth activations).  mean/std: dicts metric → (W,) arrays;
     slopes: dict metric → (slope, stderr).  Called without data it returns the empty figure."""
     names = {"discrepancy": "sup_t RMS(f − f^lin)", "kernel_drift": "sup_t ‖Θ_t − Θ_0‖_F/‖Θ_0‖_F",
              "param_distance": "sup_t ‖θ_t − θ_0‖/‖θ_0‖"}
@@ -186,57 +226,54 @@ def fill_width_scaling(fig, widths, mean, std, slopes) -> None:
 
 
 # --------------------------------------------------------------------------------------- infinite width
-def kernel_slice_figure() -> go.Figure:
-    """K(x_0, ·) over the circle: the empirical NTK at finite width against the analytic (infinite-width) NTK."""
-    fig = base_figure("NTK slice Θ(x_0, x) over the circle, x_0 at angle 0", "angle t of x", "Θ(x_0, x)")
-    fig.add_trace(_line("analytic", "analytic Θ (width → ∞)", COLORS["analytic"], width=3))
-    fig.add_trace(_line("empirical", "empirical Θ̂_0 (this width)", COLORS["empirical"], dash="dash"))
-    return angle_axis(fig)
-
-
-def gp_figure() -> go.Figure:
-    """NTK-GP mean ± 2σ of f^lin_t (analytic) against the mean ± 2σ over an ensemble of trained networks."""
-    fig = base_figure("Infinite-width GP vs an ensemble of trained networks", "angle t on the unit circle",
-                      "output")
+def infinite_figure() -> go.Figure:
+    """The infinite-width panel: the slice Θ(x_0, ·) over the circle, empirical against analytic, and the NTK-GP
+    mean ± 2σ against the mean ± 2σ of an ensemble of trained networks.  Trace keys: analytic, empirical |
+    gp_band, gp_mean, ens_band, ens_mean, train.  Subplot titles: 0 (kernel), 1 (GP)."""
+    fig = panel_grid(1, 2, ["NTK slice Θ(x_0, x) over the circle, x_0 at angle 0",
+                            "Infinite-width GP vs an ensemble of trained networks"], height=430)
+    add = fig.add_trace
+    add(_line("analytic", "analytic Θ (width → ∞)", COLORS["analytic"], width=3), row=1, col=1)
+    add(_line("empirical", "empirical Θ̂_0 (this width)", COLORS["empirical"], dash="dash"), row=1, col=1)
     blue, orange = COLORS["empirical"], COLORS["closed"]
-    fig.add_trace(go.Scatter(x=_EMPTY, y=_EMPTY, name="GP mean ± 2σ", mode="lines", fill="toself",
-                             meta="gp_band", line=dict(width=0), fillcolor="rgba(230,159,0,0.25)", hoverinfo="skip"))
-    fig.add_trace(_line("gp_mean", "GP mean (seed 001 eq. 27)", orange, width=3))
-    fig.add_trace(_line("ens_band", "ensemble mean ± 2σ", blue, dash="dot", width=1.2))
-    fig.add_trace(_line("ens_mean", "ensemble mean", blue, dash="dash", width=2.5))
-    fig.add_trace(_markers("train", "training points", COLORS["train"]))
+    add(go.Scatter(x=_EMPTY, y=_EMPTY, name="GP mean ± 2σ", mode="lines", fill="toself", meta="gp_band",
+                   line=dict(width=0), fillcolor="rgba(230,159,0,0.25)", hoverinfo="skip"), row=1, col=2)
+    add(_line("gp_mean", "GP mean (Lee et al. 2019)", orange, width=3), row=1, col=2)
+    add(_line("ens_band", "ensemble mean ± 2σ", blue, dash="dot", width=1.2), row=1, col=2)
+    add(_line("ens_mean", "ensemble mean", blue, dash="dash", width=2.5), row=1, col=2)
+    add(_markers("train", "training points", COLORS["train"]), row=1, col=2)
+    _axes(fig, 1, 1, "angle t of x", "Θ(x_0, x)")
+    _axes(fig, 1, 2, "angle t on the unit circle", "output")
     return angle_axis(fig)
 
 
 # --------------------------------------------------------------------------------------- learnability
-def learnability_figure() -> go.Figure:
-    """Theory curve L(λ) = λ/(λ + κ) with the domain's eigenvalues and measured learnabilities."""
-    fig = base_figure("Eigenmode learnability L(λ) = λ/(λ + κ)", "eigenvalue λ (of K/M)", "learnability",
-                      log_x=True, height=360)
-    fig.add_trace(_line("theory", "theory λ/(λ+κ)", COLORS["theory"]))
-    fig.add_trace(_markers("modes", "modes (theory)", OKABE_ITO["grey"], symbol="circle-open", size=9))
-    fig.add_trace(go.Scatter(x=_EMPTY, y=_EMPTY, name="kernel regression (measured)", mode="markers",
-                             meta="kernel",
-                             marker=dict(color=COLORS["kernel"], symbol="diamond", size=10),
-                             error_y=dict(type="data", array=_EMPTY, visible=True)))
-    fig.add_trace(go.Scatter(x=_EMPTY, y=_EMPTY, name="trained networks (measured)", mode="markers",
-                             meta="network",
-                             marker=dict(color=COLORS["network"], symbol="square", size=9),
-                             error_y=dict(type="data", array=_EMPTY, visible=True)))
-    fig.update_yaxes(range=[-0.05, 1.05])
-    return fig
-
-
-def conservation_figure() -> go.Figure:
-    """Bars m_k·L_k per family level; their sum is n (Theorem 2.2).  A second bar set shows the same after one
-    eigenvalue was scaled (zero-sum competition, Lemma 4.1)."""
-    fig = base_figure("Conservation law: Σ_i L_i = n", "level (frequency / degree)", "m_k · L_k", height=360)
-    fig.add_trace(go.Bar(x=_EMPTY, y=_EMPTY, name="original spectrum", meta="original",
-                         marker_color=OKABE_ITO["sky_blue"]))
-    fig.add_trace(go.Bar(x=_EMPTY, y=_EMPTY, name="one eigenvalue scaled", meta="scaled",
-                         marker_color=OKABE_ITO["vermillion"], marker_pattern_shape="/"))
+def learnability_panel_figure() -> go.Figure:
+    """The learnability panel: the theory curve L(λ) = λ/(λ + κ) with the domain's eigenvalues and measured
+    learnabilities, and the bars m_k·L_k per level, whose sum is n (the learnability conservation law of Simon
+    et al. 2021), before and after one eigenvalue was scaled (zero-sum competition of eigenmodes, same paper).
+    Trace keys: theory, modes, kernel, network | original, scaled.  Subplot titles: 0 (curve), 1 (bars)."""
+    fig = panel_grid(1, 2, ["Eigenmode learnability L(λ) = λ/(λ + κ)", "Conservation law: Σ_i L_i = n"],
+                     height=430)
+    add = fig.add_trace
+    add(_line("theory", "theory λ/(λ+κ)", COLORS["theory"]), row=1, col=1)
+    add(_markers("modes", "modes (theory)", OKABE_ITO["grey"], symbol="circle-open", size=9), row=1, col=1)
+    add(go.Scatter(x=_EMPTY, y=_EMPTY, name="kernel regression (measured)", mode="markers", meta="kernel",
+                   marker=dict(color=COLORS["kernel"], symbol="diamond", size=10),
+                   error_y=dict(type="data", array=_EMPTY, visible=True)), row=1, col=1)
+    add(go.Scatter(x=_EMPTY, y=_EMPTY, name="trained networks (measured)", mode="markers", meta="network",
+                   marker=dict(color=COLORS["network"], symbol="square", size=9),
+                   error_y=dict(type="data", array=_EMPTY, visible=True)), row=1, col=1)
+    add(go.Bar(x=_EMPTY, y=_EMPTY, name="original spectrum", meta="original", marker_color=OKABE_ITO["sky_blue"]),
+        row=1, col=2)
+    add(go.Bar(x=_EMPTY, y=_EMPTY, name="one eigenvalue scaled", meta="scaled", marker_color=OKABE_ITO["vermillion"],
+               marker_pattern_shape="/"), row=1, col=2)
+    _axes(fig, 1, 1, "eigenvalue λ (of K/M)", "learnability", log_x=True)
+    fig.update_yaxes(range=[-0.05, 1.05], row=1, col=1)
+    _axes(fig, 1, 2, "level (frequency / degree)", "m_k · L_k")
     fig.update_layout(barmode="group")
     return fig
+
 
 
 # --------------------------------------------------------------------------------------- spectral bias

@@ -1,12 +1,12 @@
-"""Eigenmode learnability (Simon et al. 2021, reviewed in seed 000 §2.2, §4 and appendix C).
+"""Eigenmode learnability (Simon et al. 2021).
 
 Which functions a wide network learns from n examples is predicted by its NTK's eigensystem: each eigenmode
 has a learnability L_i = λ_i/(λ_i + κ) ∈ [0, 1]; over a complete orthonormal basis the D-learnabilities sum to
-n (no-free-lunch, seed 000 Theorem 2.2, eq. 11), and raising one eigenvalue lowers every other mode's
-D-learnability (Lemma 4.1, eq. 40).
+n (the learnability conservation law of Simon et al. 2021, their "no-free-lunch" theorem), and raising one
+eigenvalue lowers every other mode's D-learnability (the zero-sum competition of eigenmodes, same paper).
 
 This module is the public face of three implementation modules:
-- `ntk_explorer.spectral_domains`: domains `circle`, `hypercube`, `points` and `eigensystem` (seed 000 eq. 31);
+- `ntk_explorer.spectral_domains`: domains `circle`, `hypercube`, `points` and `eigensystem` (Simon et al. 2021);
 - `ntk_explorer.eigenlearning`: κ, learnabilities, predicted MSE, the transfer matrix and kernel measurements,
   with the ridge convention f̂ = K(x, D)(K(D, D) + ridge·I)^{-1} f(D) ⇔ Σ m λ/(λ + κ) + ridge/κ = n;
 - `ntk_explorer.mode_dynamics`: trained finite networks and the per-mode decay (1 − lr λ_i/N)^t of the
@@ -42,6 +42,7 @@ from .generalization import (
 )
 from .domains import (
     Circle,
+    Domain,
     EigenSystem,
     Hypercube,
     Points,
@@ -52,6 +53,7 @@ from .domains import (
 )
 
 __all__ = [
+    "Domain",
     "Circle",
     "Hypercube",
     "Points",

@@ -1,9 +1,9 @@
 """Finite input domains with a uniform measure, and a kernel's eigensystem on them.
 
-Simon et al. 2021 (reviewed in seed 000 appendix C) treat the whole input space as a finite set X of M points
-with the uniform measure and the inner product ⟨f, g⟩ = (1/M) Σ_x f(x) g(x) (seed 000 eq. 129). A kernel K is
+Simon et al. 2021 treat the whole input space as a finite set X of M points
+with the uniform measure and the inner product ⟨f, g⟩ = (1/M) Σ_x f(x) g(x). A kernel K is
 then the operator (K/M) acting on functions on X; its eigenfunctions are orthonormal under that inner product
-(seed 000 eqs. 31, 137, 152) and K(x, x') = Σ_i λ_i φ_i(x) φ_i(x') (Mercer, seed 000 eq. 158).
+and K(x, x') = Σ_i λ_i φ_i(x) φ_i(x') (Mercer's theorem, here the spectral theorem).
 
 Domains: `circle(M)` (M equally spaced points on the unit circle; Fourier modes indexed by frequency),
 `hypercube(d)` ({−1, 1}^d / sqrt(d); Walsh monomials indexed by degree) and `points(x)` (any finite sample; the
@@ -26,8 +26,8 @@ MAX_HYPERCUBE_DIM = 12
 SYMMETRY_TOL = 1e-8
 
 
-class _Domain:
-    """Shared behaviour of the domains: the points `x` (M, d), the family basis and the kernel matrices."""
+class Domain:
+    """Base class of the domains (``circle``, ``hypercube``, ``points``): the points `x` (M, d), the family basis and the kernel matrices."""
 
     family_name = "index"
 
@@ -42,7 +42,7 @@ class _Domain:
     def analytic_kernel(self, *, depth, activation="relu", sigma_w=1.0, sigma_b=0.0, kind="ntk"):
         """(M, M) infinite-width kernel of `ntk_explorer.kernels.analytic_kernels` on the domain points.
 
-        kind: "ntk" (seed 003 §4) or "nngp" (seed 003 §3).
+        kind: "ntk" (Jacot et al. 2018, Theorem 1) or "nngp" (their Proposition 1).
         """
         if kind not in ("ntk", "nngp"):
             raise ValueError(f"kind must be 'ntk' or 'nngp', got {kind!r}")
@@ -68,7 +68,7 @@ class _Domain:
 
 
 @dataclass(frozen=True)
-class Circle(_Domain):
+class Circle(Domain):
     """M equally spaced points x_j = (cos θ_j, sin θ_j), θ_j = 2πj/M, on the unit circle."""
 
     size: int
@@ -97,7 +97,7 @@ class Circle(_Domain):
 
 
 @dataclass(frozen=True)
-class Hypercube(_Domain):
+class Hypercube(Domain):
     """The M = 2^d points {−1, 1}^d / sqrt(d) (unit norm); point a has coordinate j = (1 − 2·bit_j(a)) / sqrt(d)."""
 
     d: int
@@ -123,7 +123,7 @@ class Hypercube(_Domain):
 
 
 @dataclass(frozen=True, eq=False)
-class Points(_Domain):
+class Points(Domain):
     """Any finite sample x (M, d) with the uniform measure; no symmetry, eigenfunctions indexed by rank."""
 
     x: torch.Tensor
@@ -172,14 +172,14 @@ def as_kernel_matrix(K, M=None, name="K") -> torch.Tensor:
 
 @dataclass(frozen=True, eq=False)
 class EigenSystem:
-    """Eigensystem of the operator K/M on a domain (seed 000 eq. 31): (K/M) φ_i = λ_i φ_i, ⟨φ_i, φ_j⟩ = δ_ij.
+    """Eigensystem of the operator K/M on a domain (Simon et al. 2021): (K/M) φ_i = λ_i φ_i, ⟨φ_i, φ_j⟩ = δ_ij.
 
     eigenvalues[i], eigenfunctions[:, i] = φ_i on domain.x (so eigenfunctionsᵀ eigenfunctions / M = I) and
     family[i] (frequency, degree or rank). levels / level_eigenvalues / multiplicities group them by family
     index. residual: relative size of ‖(K/M)Φ − ΦΛ‖_F; near 0 when the family basis diagonalises K.
     """
 
-    domain: _Domain
+    domain: Domain
     eigenvalues: torch.Tensor
     eigenfunctions: torch.Tensor
     family: torch.Tensor
@@ -189,7 +189,7 @@ class EigenSystem:
     residual: float = 0.0
 
     def coefficients(self, f) -> torch.Tensor:
-        """Coefficients v_i = ⟨φ_i, f⟩ of f (M,) or (M, T) values on the domain (seed 000 eqs. 32, 142)."""
+        """Coefficients v_i = ⟨φ_i, f⟩ of f (M,) or (M, T) values on the domain."""
         f = torch.as_tensor(f, dtype=torch.float64, device=self.eigenfunctions.device)
         if f.shape[0] != self.domain.M:
             raise ValueError(f"f must have M = {self.domain.M} rows (values on the domain), got {tuple(f.shape)}")
@@ -204,8 +204,16 @@ class EigenSystem:
         )
 
 
-def eigensystem(K, domain: _Domain) -> EigenSystem:
-    """Eigenvalues of K/M and orthonormal eigenfunctions on `domain` (seed 000 eqs. 31, 137, 151-152).
+def check_domain(domain) -> Domain:
+    """``domain`` unchanged if it is a :class:`Domain` (made by ``circle``, ``hypercube`` or ``points``), else
+    TypeError."""
+    if not isinstance(domain, Domain):
+        raise TypeError(f"domain must come from circle(M), hypercube(d) or points(x), got {type(domain).__name__}")
+    return domain
+
+
+def eigensystem(K, domain: Domain) -> EigenSystem:
+    """Eigenvalues of K/M and orthonormal eigenfunctions on `domain` (Simon et al. 2021).
 
     circle / hypercube: each eigenvalue is the Rayleigh quotient λ_i = ⟨φ_i, (K/M) φ_i⟩ of the family function
     φ_i (Fourier mode / Walsh monomial), exact when K depends only on x·x'; eigenfunctions are sorted by family
@@ -214,9 +222,7 @@ def eigensystem(K, domain: _Domain) -> EigenSystem:
     points: eigendecomposition of K/M, eigenvalues descending, family = rank, each eigenvector's largest entry
     made positive.
     """
-    if not isinstance(domain, _Domain):
-        raise TypeError(f"domain must come from circle(M), hypercube(d) or points(x), got {type(domain).__name__}")
-    M = domain.M
+    M = check_domain(domain).M
     K = as_kernel_matrix(K, M)
     if isinstance(domain, Points):
         evals, U = torch.linalg.eigh(K / M)

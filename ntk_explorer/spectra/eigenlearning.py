@@ -1,14 +1,14 @@
-"""Eigenlearning: learnability of eigenmodes by kernel regression, in theory and measured (seed 000 §2.2, §4, app. C).
+"""Eigenlearning: learnability of eigenmodes by kernel regression, in theory and measured (Simon et al. 2021).
 
 Conventions (shared by every function here):
-- Inner product ⟨f, g⟩ = (1/M) Σ_x f(x) g(x) over the domain (seed 000 eq. 129); λ_i are eigenvalues of K/M
-  (seed 000 eq. 31), so that K(x, x') = Σ_i λ_i φ_i(x) φ_i(x') has the units of λ.
-- Kernel (ridge) regression on a training set D of n domain points (seed 000 eq. 5 with a ridge):
+- Inner product ⟨f, g⟩ = (1/M) Σ_x f(x) g(x) over the domain (Simon et al. 2021); λ_i are eigenvalues of K/M
+  (their kernel eigensystem), so that K(x, x') = Σ_i λ_i φ_i(x) φ_i(x') has the units of λ.
+- Kernel (ridge) regression on a training set D of n domain points (as in Simon et al. 2021, with a ridge):
       f̂(x) = K(x, D) (K(D, D) + ridge · I_n)^{-1} f(D),
   i.e. the ridge is added to the diagonal of the n × n train kernel matrix, in the units of K, not of K/M.
 - With that convention the eigenlearning constant κ solves Σ_i m_i λ_i/(λ_i + κ) + ridge/κ = n and the
-  predicted mode learnability is L_i = λ_i/(λ_i + κ) (Simon et al. 2021; ridge = 0 is seed 000 eq. 5).
-- D-learnability L^(D)(f) = ⟨f, f̂⟩/⟨f, f⟩ (seed 000 eqs. 6, 34, 131).
+  predicted mode learnability is L_i = λ_i/(λ_i + κ) (Simon et al. 2021; ridge = 0 is ridgeless kernel regression).
+- D-learnability L^(D)(f) = ⟨f, f̂⟩/⟨f, f⟩ (Simon et al. 2021, definition of learnability).
 
 Theory functions (`solve_kappa`, `learnability`, `predicted_mse`) take eigenvalue vectors (array or tensor)
 and return numpy; functions of a kernel matrix compute in torch float64 on the kernel's device.
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..validation import check_finite_number, check_seed
-from .domains import _Domain, as_kernel_matrix, eigensystem
+from .domains import Domain, as_kernel_matrix, check_domain, eigensystem
 
 __all__ = [
     "solve_kappa",
@@ -33,6 +33,7 @@ __all__ = [
     "transfer_matrix",
     "empirical_learnability",
     "random_train_sets",
+    "target_values",
 ]
 
 
@@ -79,13 +80,13 @@ def _kappa_newton(lam, m, ridge, n):
 
 
 def solve_kappa(eigenvalues, n, multiplicities=None, ridge=0.0):
-    """κ solving Σ_i m_i λ_i/(λ_i + κ) + ridge/κ = n (Simon et al. 2021; seed 000 §2.2, eqs. 7-8, 11).
+    """κ solving Σ_i m_i λ_i/(λ_i + κ) + ridge/κ = n (Simon et al. 2021, eigenlearning equations).
 
-    eigenvalues: λ_i ≥ 0 of K/M (seed 000 eq. 31); multiplicities m_i (default 1); ridge ≥ 0 is added to the
+    eigenvalues: λ_i ≥ 0 of K/M (Simon et al. 2021); multiplicities m_i (default 1); ridge ≥ 0 is added to the
     n × n train kernel matrix, f̂ = K(x,D)(K(D,D) + ridge·I)^{-1} f(D) (see the module docstring).
     n: a number or 1-D array of training-set sizes (non-integer n is allowed for smooth curves).
-    Returns a float (or array) κ ∈ (0, ∞). Exact limits: n = 0 → κ = ∞ (every L_i = 0, eq. 7); ridge = 0 and
-    n = number of modes with λ_i > 0 (n = M for a positive-definite kernel) → κ = 0 (every L_i = 1, eq. 8).
+    Returns a float (or array) κ ∈ (0, ∞). Exact limits: n = 0 → κ = ∞ (every L_i = 0); ridge = 0 and
+    n = number of modes with λ_i > 0 (n = M for a positive-definite kernel) → κ = 0 (every L_i = 1).
     Raises ValueError for n < 0, and for n above that number when ridge = 0 (no solution exists).
     The left side is strictly decreasing in κ, so the root is unique; it is found by Newton steps on log κ
     kept inside a bisection bracket, to relative precision ~1e-15.
@@ -115,10 +116,10 @@ def solve_kappa(eigenvalues, n, multiplicities=None, ridge=0.0):
 
 
 def learnability(eigenvalues, n, multiplicities=None, ridge=0.0):
-    """Predicted mode learnabilities L_i = λ_i/(λ_i + κ) ∈ [0, 1] (Simon et al. 2021; seed 000 eqs. 6-11).
+    """Predicted mode learnabilities L_i = λ_i/(λ_i + κ) ∈ [0, 1] (Simon et al. 2021).
 
     Arguments as in `solve_kappa`. Returns shape (len(eigenvalues),) for scalar n, (len(n), len(eigenvalues))
-    for an array of n. Ridgeless, Σ_i m_i L_i = n (the conservation law, seed 000 eq. 11); κ = ∞ gives 0 and
+    for an array of n. Ridgeless, Σ_i m_i L_i = n (the conservation law of Simon et al. 2021); κ = ∞ gives 0 and
     κ = 0 gives 1 for every λ_i > 0 (0 for λ_i = 0).
     """
     lam, _, _ = _spectrum(eigenvalues, multiplicities, ridge)
@@ -132,7 +133,7 @@ def learnability(eigenvalues, n, multiplicities=None, ridge=0.0):
 def predicted_mse(eigenvalues, target_coefficients, n, multiplicities=None, ridge=0.0, noise=0.0):
     """Predicted test MSE E = E_0 (Σ_i (1 − L_i)² v_i² + ε²), E_0 = n/(n − Σ_i m_i L_i²) (Simon et al. 2021).
 
-    target_coefficients v_i: the target's eigencoefficients ⟨φ_i, f⟩ (seed 000 eqs. 32, 142); with
+    target_coefficients v_i: the target's eigencoefficients ⟨φ_i, f⟩ (Simon et al. 2021); with
     multiplicities, v_i² must be the target's total power in level i (see `EigenSystem.level_power`).
     noise: the label-noise variance ε² (added to training labels). As in the paper, the ε² inside the bracket
     makes E the error against noisy test labels; the error against the clean target is E − ε².
@@ -162,7 +163,9 @@ def _train_index(train_idx, M, device):
     return idx
 
 
-def _values(target, M, device):
+def target_values(target, M: int, device) -> torch.Tensor:
+    """A target's values on the M domain points as float64 on ``device``, shape (M,) or (M, T): finite and not
+    identically zero (else ValueError)."""
     f = torch.as_tensor(target, dtype=torch.float64, device=device)
     if f.dim() not in (1, 2) or f.shape[0] != M or not torch.isfinite(f).all():
         raise ValueError(f"target must hold finite values on the M = {M} domain points, shape (M,) or (M, T)")
@@ -175,14 +178,8 @@ def _check_ridge(ridge):
     return check_finite_number(ridge, "ridge (added to K(D, D)'s diagonal)", minimum=0)
 
 
-def _check_domain(domain):
-    if not isinstance(domain, _Domain):
-        raise TypeError(f"domain must come from circle(M), hypercube(d) or points(x), got {type(domain).__name__}")
-    return domain
-
-
 def kernel_regression(K, train_idx, y_train, ridge=0.0) -> torch.Tensor:
-    """Kernel regression predictor on every domain point: f̂ = K(·, D)(K(D, D) + ridge·I)^{-1} y (seed 000 eq. 5).
+    """Kernel regression predictor on every domain point: f̂ = K(·, D)(K(D, D) + ridge·I)^{-1} y (Simon et al. 2021).
 
     K: (M, M) kernel matrix on the domain; train_idx: n distinct row indices; y_train: (n,) or (n, T).
     """
@@ -198,26 +195,26 @@ def kernel_regression(K, train_idx, y_train, ridge=0.0) -> torch.Tensor:
 
 
 def d_learnability(K, target, train_idx, ridge=0.0):
-    """D-learnability L^(D)(f) = ⟨f, f̂⟩/⟨f, f⟩ for one training set D (seed 000 eqs. 6, 34, 131).
+    """D-learnability L^(D)(f) = ⟨f, f̂⟩/⟨f, f⟩ for one training set D (Simon et al. 2021).
 
     target: values of f on the domain, (M,) → float, or (M, T) → (T,) tensor.
     """
     K = as_kernel_matrix(K)
-    f = _values(target, K.shape[0], K.device)
+    f = target_values(target, K.shape[0], K.device)
     idx = _train_index(train_idx, K.shape[0], K.device)
     f_hat = kernel_regression(K, idx, f[idx], ridge)
     L = (f * f_hat).sum(0) / (f * f).sum(0)
     return float(L) if L.dim() == 0 else L
 
 
-def transfer_matrix(K, domain: _Domain, train_idx, ridge=0.0, eigsys=None) -> torch.Tensor:
-    """Learning transfer matrix T^(D) = Λ Φ(D) (Φ(D)ᵀ Λ Φ(D) + ridge·I)^{-1} Φ(D)ᵀ (seed 000 eqs. 33, 148).
+def transfer_matrix(K, domain: Domain, train_idx, ridge=0.0, eigsys=None) -> torch.Tensor:
+    """Learning transfer matrix T^(D) = Λ Φ(D) (Φ(D)ᵀ Λ Φ(D) + ridge·I)^{-1} Φ(D)ᵀ (Simon et al. 2021).
 
     In the eigenbasis of `eigensystem(K, domain)` (same order; pass `eigsys` to reuse one), the coefficients of
-    the predictor are v̂ = T v, T_ii is the D-learnability of φ_i (eq. 37), and ridgeless tr T = n exactly
-    (Theorem 2.2, eq. 11). Φ(D)_ij = φ_i(x_j) is M × n. Returns an (M, M) tensor.
+    the predictor are v̂ = T v, T_ii is the D-learnability of φ_i, and ridgeless tr T = n exactly
+    (the conservation law of Simon et al. 2021). Φ(D)_ij = φ_i(x_j) is M × n. Returns an (M, M) tensor.
     """
-    ridge, domain = _check_ridge(ridge), _check_domain(domain)
+    ridge, domain = _check_ridge(ridge), check_domain(domain)
     sys = eigensystem(K, domain) if eigsys is None else eigsys
     if sys.domain.M != domain.M:
         raise ValueError(f"eigsys has {sys.domain.M} points but the domain has {domain.M}")
@@ -245,18 +242,19 @@ def random_train_sets(M, n, trials, seed=0) -> torch.Tensor:
     return torch.as_tensor(np.argsort(rng.random((trials, M)), axis=1)[:, :n])
 
 
-def empirical_learnability(K, domain: _Domain, target, n, trials=200, ridge=0.0, seed=0):
-    """Mean and standard error of the D-learnability ⟨f, f̂⟩/⟨f, f⟩ over random training sets (seed 000 eqs. 5, 34).
+def empirical_learnability(K, domain: Domain, target, n, trials=200, ridge=0.0, seed=0):
+    """Mean and standard error of the D-learnability ⟨f, f̂⟩/⟨f, f⟩ over random training sets (Simon et al.
+    2021).
 
     Each of `trials` training sets is n domain points drawn uniformly without replacement (numpy generator
     seeded by `seed`); f̂ is the kernel (ridge) regression predictor over the whole domain. target: values of f
     on domain.x, (M,) or (M, T), or a callable f(x) of the (M, d) points. Returns (mean, stderr) as floats, or
     (T,) tensors for T targets; stderr = sample std / sqrt(trials).
     """
-    K, ridge, M = as_kernel_matrix(K, _check_domain(domain).M), _check_ridge(ridge), domain.M
+    K, ridge, M = as_kernel_matrix(K, check_domain(domain).M), _check_ridge(ridge), domain.M
     if callable(target):
         target = target(domain.x.to(K.device))
-    f = _values(target, M, K.device)
+    f = target_values(target, M, K.device)
     f2 = f.reshape(M, -1)
     idx = random_train_sets(M, n, trials, seed).to(K.device)
     K_DD = K[idx[:, :, None], idx[:, None, :]] + ridge * torch.eye(n, dtype=K.dtype, device=K.device)

@@ -2,9 +2,10 @@
 
 Training convention (used by `network_learnability` and `mode_residuals`): full-batch gradient descent on the
 mean squared error L(θ) = (1/(2N)) Σ_i (f(x_i) − y_i)² over the N training points, θ ← θ − lr ∇L. Linearised
-(seed 001 eqs. 8-9, 14, discretised), the training residual r_t = f_t(D) − y obeys
+(Lee et al. 2019; Y. Chen, "Linearized Networks", eqs. (8), (14), discretised), the training residual
+r_t = f_t(D) − y obeys
 r_{t+1} = (I − (lr/N) Θ_0) r_t, so its component along the i-th eigenvector of Θ_0(D, D) decays as
-(1 − lr λ_i/N)^t: large-eigenvalue modes are learned first (spectral bias; seed 000 footnote 2).
+(1 − lr λ_i/N)^t: large-eigenvalue modes are learned first (spectral bias; Jacot et al. 2018, Bordelon et al. 2020).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import numpy as np
 import torch
 
 from ..validation import check_finite_number, check_seed
-from .eigenlearning import _check_domain, _values, kernel_regression, random_train_sets
-from .domains import _Domain, as_kernel_matrix
+from .eigenlearning import kernel_regression, random_train_sets, target_values
+from .domains import Domain, as_kernel_matrix, check_domain
 
 __all__ = ["ModeResiduals", "mode_residuals", "project_residuals", "NetworkLearnability", "network_learnability"]
 
@@ -47,7 +48,7 @@ class ModeResiduals:
 
 
 def mode_residuals(k_train_train, f0_train, y_train, lr, steps) -> ModeResiduals:
-    """Per-mode training residual of a linearised network under GD (seed 001 eqs. 8-9; module docstring).
+    """Per-mode training residual of a linearised network under GD (Lee et al. 2019; module docstring).
 
     k_train_train: Θ_0(D, D), (N, N); f0_train, y_train: (N,) initial outputs and labels; lr > 0 in the
     convention L = (1/(2N)) Σ r²; steps: an int T (t = 0..T) or a 1-D sequence of step counts ≥ 0.
@@ -94,13 +95,22 @@ def project_residuals(k_train_train, residuals) -> torch.Tensor:
 @dataclass(frozen=True, eq=False)
 class NetworkLearnability:
     """D-learnability of trained networks: mean and stderr over trials, per-trial samples (trials, T), the
-    final training loss (1/(2N)) Σ r² per (trial, target) and the number of GD steps run (0 for f^lin)."""
+    final training loss (1/(2N)) Σ r² per (trial, target) and the number of GD steps run (0 for f^lin).
+
+    Whether the networks stayed lazy (method="gd"; for "linearized" nothing moves): ``kernel_drift`` (trials, T),
+    the relative change ‖Θ̂_T(D, D) − Θ̂_0(D, D)‖_F/‖Θ̂_0(D, D)‖_F of each network's empirical NTK on its training
+    set between initialisation and the end of GD (the kernel drift of Lee et al. 2019, Theorem 2.1, as
+    ``train`` reports it); ``final_kernel_samples`` (trials, T) or None: with ``final_kernel=True``, the
+    D-learnability of kernel regression from zero with the *trained* network's empirical NTK Θ̂_T over the
+    whole domain, to compare with that of Θ̂_0 (method="linearized")."""
 
     mean: torch.Tensor
     stderr: torch.Tensor
     samples: torch.Tensor
     train_loss: torch.Tensor
     steps: int
+    kernel_drift: torch.Tensor = None
+    final_kernel_samples: torch.Tensor = None
 
 
 def _stacked_mlps(models):
@@ -159,7 +169,8 @@ def _gradient_descent(model, W, b, x_D, y_D, lr, max_steps, tol):
 
 
 def _linearized_predictions(domain, models, x_all, idx, y, center):
-    """f̂ (trials, M, T) of f^lin at t → ∞: kernel regression with each model's empirical NTK (seed 001 eq. 9)."""
+    """f̂ (trials, M, T) of f^lin at t → ∞: kernel regression with each model's empirical NTK (Y. Chen,
+    "Linearized Networks", eq. (9))."""
     f_hat = torch.empty(len(models), domain.M, y.shape[2], dtype=torch.float64, device=x_all.device)
     for i, model in enumerate(models):
         K = domain.empirical_ntk(model)
@@ -172,7 +183,8 @@ def _linearized_predictions(domain, models, x_all, idx, y, center):
 
 
 def _gd_predictions(models, x_all, idx, y, center, lr, max_steps, tol):
-    """f̂ (trials, M, T) of the networks after GD, final losses (trials, T) and the number of steps run."""
+    """f̂ (trials, M, T) of the networks after GD, final losses (trials, T), the number of steps run and the
+    trained networks (trials × T MLPs, entry [i][t] trained on target t from the initialisation of models[i])."""
     from ..kernels import empirical_ntk
 
     trials, n, T = y.shape
@@ -193,23 +205,55 @@ def _gd_predictions(models, x_all, idx, y, center, lr, max_steps, tol):
                                       max_steps, tol)
     with torch.no_grad():
         out = _batched_forward(models[0], W, b, x_every) - (f0_all if center else 0)
-    return out.reshape(trials, T, M).permute(0, 2, 1), losses.reshape(trials, T), steps
+    trained = [[_unstacked_mlp(models[i], W, b, i * T + t) for t in range(T)] for i in range(trials)]
+    return out.reshape(trials, T, M).permute(0, 2, 1), losses.reshape(trials, T), steps, trained
+
+
+def _unstacked_mlp(model, W, b, k):
+    """A copy of ``model`` holding the parameters of entry k of the stacked networks (W, b)."""
+    net = model.clone()
+    with torch.no_grad():
+        for l in range(len(W)):
+            net.weights[l].copy_(W[l][k])
+            net.biases[l].copy_(b[l][k])
+    return net
+
+
+def _kernel_diagnostics(domain, models, trained, x_all, idx, f, final_kernel):
+    """kernel_drift (trials, T) on each training set and, if final_kernel, the D-learnability of kernel regression
+    with each trained network's empirical NTK on the domain (trials, T) (see `NetworkLearnability`)."""
+    from ..kernels import empirical_ntk
+
+    trials, T = len(trained), len(trained[0])
+    drift = torch.zeros(trials, T, dtype=torch.float64, device=x_all.device)
+    final = torch.zeros_like(drift) if final_kernel else None
+    for i in range(trials):
+        K0 = empirical_ntk(models[i], x_all[idx[i]])
+        for t, net in enumerate(trained[i]):
+            K_T = K0 if net is models[i] else empirical_ntk(net, x_all[idx[i]])
+            drift[i, t] = torch.linalg.matrix_norm(K_T - K0) / torch.linalg.matrix_norm(K0)
+            if final_kernel:
+                f_hat = kernel_regression(domain.empirical_ntk(net), idx[i], f[idx[i], t])
+                final[i, t] = (f[:, t] * f_hat).sum() / (f[:, t] ** 2).sum()
+    return drift, final
 
 
 @_single_thread()
-def network_learnability(domain: _Domain, target, n, *, width, depth=1, activation="relu", parameterization="ntk",
+def network_learnability(domain: Domain, target, n, *, width, depth=1, activation="relu", parameterization="ntk",
                          sigma_w=1.0, sigma_b=0.0, trials=20, method="gd", lr=None, max_steps=20000, tol=1e-6,
-                         center=True, seed=0, device=None) -> NetworkLearnability:
-    """D-learnability ⟨f, f̂⟩/⟨f, f⟩ of finite MLPs trained on n random domain points (seed 000 eqs. 6, 34; §5).
+                         center=True, seed=0, device=None, final_kernel=False) -> NetworkLearnability:
+    """D-learnability ⟨f, f̂⟩/⟨f, f⟩ of finite MLPs trained on n random domain points (Simon et al. 2021).
 
     Trial i draws the same training set as `empirical_learnability(..., seed=seed)` and initialises
     MLP(domain.dim, width, depth, ..., seed=seed + i) (float64, on `device`). method="gd": full-batch GD
     (module docstring) until every training loss satisfies mean r² ≤ tol · mean y² or max_steps; lr=None picks
     lr = N / λ_max(Θ̂_0(D, D)) per trial (half the stability limit 2N/λ_max) whatever the parameterization.
-    method="linearized": the t → ∞ limit of f^lin, i.e. kernel regression with the empirical NTK Θ̂_0 (seed 001
-    eq. 9, seed 000 eq. 5). center=True trains f − f_0 (the prediction starts at 0, as for kernel regression;
+    method="linearized": the t → ∞ limit of f^lin, i.e. kernel regression with the empirical NTK Θ̂_0 (Lee et al.
+    2019; Simon et al. 2021). center=True trains f − f_0 (the prediction starts at 0, as for kernel regression;
     Simon et al. do the same); center=False keeps the random initial function in f̂.
     target: values on the domain (M,) or (M, T), or a callable of domain.x; each target gets its own networks.
+    Also reports each network's kernel drift on its training set (0 for "linearized") and, with
+    final_kernel=True, what kernel regression with its trained empirical NTK learns (`NetworkLearnability`).
     Runs on one CPU thread (restored after): small batched matmuls are slower with more.
     """
     from ..models import MLP
@@ -220,8 +264,8 @@ def network_learnability(domain: _Domain, target, n, *, width, depth=1, activati
         raise ValueError(f"lr must be None (automatic) or a finite number > 0, got {lr!r}")
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be an int ≥ 1, got {max_steps!r}")
-    tol, seed, M = check_finite_number(tol, "tol", minimum=0), check_seed(seed), _check_domain(domain).M
-    f = _values(target(domain.x) if callable(target) else target, M, torch.device("cpu")).reshape(M, -1)
+    tol, seed, M = check_finite_number(tol, "tol", minimum=0), check_seed(seed), check_domain(domain).M
+    f = target_values(target(domain.x) if callable(target) else target, M, torch.device("cpu")).reshape(M, -1)
     idx = random_train_sets(M, n, trials, seed)
     models = [MLP(domain.dim, width, depth, 1, activation, parameterization, sigma_w, sigma_b, seed + i,
                   device=device) for i in range(trials)]
@@ -231,7 +275,10 @@ def network_learnability(domain: _Domain, target, n, *, width, depth=1, activati
     if method == "linearized":
         f_hat = _linearized_predictions(domain, models, x_all, idx, y, center)
         losses, steps = torch.zeros(trials, f.shape[1], dtype=torch.float64, device=dev), 0
+        trained = [[model] * f.shape[1] for model in models]  # f^lin keeps Θ̂_0: nothing moves
     else:
-        f_hat, losses, steps = _gd_predictions(models, x_all, idx, y, center, lr, max_steps, tol)
+        f_hat, losses, steps, trained = _gd_predictions(models, x_all, idx, y, center, lr, max_steps, tol)
+    drift, final = _kernel_diagnostics(domain, models, trained, x_all, idx, f, bool(final_kernel))
     samples = (f[None] * f_hat).sum(1) / (f * f).sum(0)
-    return NetworkLearnability(samples.mean(0), samples.std(0) / math.sqrt(trials), samples, losses, steps)
+    return NetworkLearnability(samples.mean(0), samples.std(0) / math.sqrt(trials), samples, losses, steps, drift,
+                               final)

@@ -1,16 +1,24 @@
 """Interactive panels and the dashboard (ipywidgets + plotly FigureWidget); imported only on demand, never by
 ``import ntk_explorer``.
 
-Each panel exposes ``controls`` (query-string name → widget), ``figures`` (name → FigureWidget), ``status`` (the
-status line), ``run()`` and ``wait(timeout)``; ``Dashboard()`` shows them as tabs.  Training runs in a worker
-thread, so the notebook kernel is never blocked; see ``_runner`` for the rules on frames and cancellation.
+Each panel has a frozen settings dataclass (``LazySettings``, ``WidthSettings``, ``InfiniteSettings``,
+``LearnabilitySettings``, ``SpectralSettings``), builds at given settings (``LazyTrainingPanel(width=1024)`` or
+``LazyTrainingPanel(LazySettings(...))``), reports them (``panel.settings``) and moves to new ones in one run
+(``panel.apply(settings)``); it shows one FigureWidget (``panel.figure``), a status line (``status``) and its
+controls (``controls``: field name → widget), and has ``run()``, ``stop()`` and ``wait(timeout)``.  Training runs in
+a worker thread, so the notebook kernel is never blocked; see ``runner`` for the rules on frames and
+cancellation.  ``Dashboard()`` shows the panels of the registry ``PANELS`` as tabs (see CONTRIBUTING.md to add one).
 """
-from .dashboard import PANELS, Dashboard
-from .infinite import InfiniteWidthPanel
-from .lazy import LazyTrainingPanel
-from .learnability import LearnabilityPanel
-from .spectral import SpectralBiasPanel
-from .width import WidthScalingPanel
+from .dashboard import Dashboard
+from .infinite import InfiniteSettings, InfiniteWidthPanel
+from .lazy import LazySettings, LazyTrainingPanel
+from .learnability import LearnabilityPanel, LearnabilitySettings
+from .panel import Panel
+from .registry import PANELS, PanelRegistry
+from .settings import Settings, setting
+from .spectral import SpectralBiasPanel, SpectralSettings
+from .width import WidthScalingPanel, WidthSettings
 
-__all__ = ["Dashboard", "PANELS", "LazyTrainingPanel", "WidthScalingPanel", "InfiniteWidthPanel",
-           "LearnabilityPanel", "SpectralBiasPanel"]
+__all__ = ["Dashboard", "PANELS", "PanelRegistry", "Panel", "Settings", "setting", "LazyTrainingPanel",
+           "LazySettings", "WidthScalingPanel", "WidthSettings", "InfiniteWidthPanel", "InfiniteSettings",
+           "LearnabilityPanel", "LearnabilitySettings", "SpectralBiasPanel", "SpectralSettings"]

@@ -1,4 +1,5 @@
-"""The dashboard: the five panels as tabs, initial state from the URL query string, and a shareable link."""
+"""The dashboard: the registered panels as tabs (``registry.PANELS``), initial state from the URL query string, a
+shareable link, and a way for one panel to open another at given settings."""
 from __future__ import annotations
 
 import html
@@ -7,18 +8,11 @@ import os
 import ipywidgets as W
 
 from .._version import __version__
-from ._common import guard_html
-from .infinite import InfiniteWidthPanel
-from .lazy import LazyTrainingPanel
-from .learnability import LearnabilityPanel
-from .spectral import SpectralBiasPanel
-from .state import apply_params, build_query, hide_controls, parse_query_string, read_query_string
-from .width import WidthScalingPanel
+from .panel import guard_html
+from .registry import PANELS
+from .state import DashboardState, read_query_string
 
-__all__ = ["Dashboard", "PANELS"]
-
-PANELS = {"lazy": LazyTrainingPanel, "width": WidthScalingPanel, "infinite": InfiniteWidthPanel,
-          "learnability": LearnabilityPanel, "spectral": SpectralBiasPanel}
+__all__ = ["Dashboard"]
 
 _CSS = """<style>
 .ntk-dashboard .widget-label, .ntk-dashboard .widget-readout { font-size: 13px; }
@@ -33,51 +27,36 @@ def _env_threads():
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
-def _validators(panel):
-    if "target" not in panel.controls:
-        return None
-    from ..data import parse_target
-    return {"target": parse_target}
-
-
 class Dashboard:
-    """All panels as tabs.  ``query_string``: e.g. "panel=lazy&width=1024&lr=0.5" (None: read it from Voilà or
-    the QUERY_STRING environment variable).  ``torch_threads``: ``torch.set_num_threads`` for this kernel; None:
-    the environment variable NTK_EXPLORER_TORCH_THREADS if set (``ntk-explorer dashboard`` sets it, and
-    OMP_NUM_THREADS, to its ``--torch-threads``, default 1: many kernels share few cores), else unchanged.  The
-    header shows the number of threads torch uses.  Display it as the last expression of a cell; ``panels``
-    maps a key to its panel, ``notice`` shows warnings about ignored link parameters."""
+    """All panels of ``panels`` (a :class:`~ntk_explorer.widgets.registry.PanelRegistry`, default ``PANELS``) as
+    tabs.  ``query_string``: e.g. "panel=lazy&width=1024&lr=0.5" (None: read it from Voilà or the QUERY_STRING
+    environment variable).  ``torch_threads``: ``torch.set_num_threads`` for this kernel; None: the environment
+    variable NTK_EXPLORER_TORCH_THREADS if set (``ntk-explorer dashboard`` sets it, and OMP_NUM_THREADS, to its
+    ``--torch-threads``, default 1: many kernels share few cores), else unchanged.  The header shows the number of
+    threads torch uses.  Display it as the last expression of a cell.  ``state`` (a DashboardState) is what the
+    tabs show; ``panels`` maps a key to its panel once built; ``notice`` shows warnings about the link."""
 
-    def __init__(self, query_string=None, torch_threads=None):
+    def __init__(self, query_string=None, torch_threads=None, *, panels=None):
         import torch
         if torch_threads is None:
             torch_threads = _env_threads()
         if torch_threads is not None:
             torch.set_num_threads(int(torch_threads))
         self.torch_threads = torch.get_num_threads()
-        text = read_query_string() if query_string is None else query_string
-        state = parse_query_string(text, panels=list(PANELS))
-        self.query = state
+        self.registry = PANELS if panels is None else panels
+        self.state = DashboardState.from_query(read_query_string() if query_string is None else query_string,
+                                               self.registry)
         self.panels = {}  # built on first display of their tab (keeps page load short)
-        self.selected = state.panel or "lazy"
-        self._slots = {key: W.Box(layout=W.Layout(width="100%")) for key in PANELS}
+        self._slots = {key: W.Box(layout=W.Layout(width="100%")) for key in self.registry}
         panel = self.panel(self.selected)
-        warnings = list(state.warnings)
-        with panel.hold_runs():
-            warnings += apply_params(panel.controls, state.params, _validators(panel))
-        warnings += hide_controls(panel.controls, state.hide)
-        self.hidden = {self.selected: [h for h in state.hide if h in panel.controls]}
-        self.warnings = warnings
-        self.notice = W.HTML(guard_html([f"Link: {w}" for w in warnings]))
+        self.notice = W.HTML(guard_html([f"Link: {w}" for w in self.state.warnings]))
         self.link_button = W.Button(description="Copy link", icon="link",
                                     tooltip="show a link that reproduces the current settings")
         self.link = W.Text(placeholder="press Copy link", layout=W.Layout(width="60%"))
         self.link_anchor = W.HTML()
         self.link_button.on_click(lambda _: self.update_link())
-        keys = list(PANELS)
-        self.tabs = W.Tab(children=[self._slots[k] for k in keys])
-        for i, key in enumerate(keys):
-            self.tabs.set_title(i, PANELS[key].title)
+        keys = list(self.registry)
+        self.tabs = W.Tab(children=[self._slots[k] for k in keys], titles=[self.registry[k].title for k in keys])
         self.tabs.selected_index = keys.index(self.selected)
         self.tabs.observe(self._on_tab, names="selected_index")
         header = W.HTML(f'{_CSS}<div style="font-size:12px;color:#555">ntk_explorer v{__version__} · Neural '
@@ -90,22 +69,52 @@ class Dashboard:
         self.widget.add_class("ntk-dashboard")
         panel.activate()
 
+    @property
+    def selected(self) -> str:
+        """The key of the selected tab."""
+        return self.state.selected
+
+    @property
+    def warnings(self) -> list:
+        return self.state.warnings
+
     def panel(self, key: str):
-        """The panel of tab ``key`` (built on first use)."""
+        """The panel of tab ``key`` (built on first use, at the settings a link or :meth:`show` asked for)."""
         if key not in self.panels:
-            cls = PANELS[key]
-            self.panels[key] = panel = cls(preview=False) if key == "lazy" else cls()
+            panel = self.registry.create(key, self.state.settings.pop(key, None))
+            panel.hide(self.state.hidden.get(key, ()))
+            panel.opener = self.show
+            self.panels[key] = panel
             self._slots[key].children = [panel.widget]
         return self.panels[key]
 
+    def show(self, key: str, settings=None, /, *, run=None, **overrides):
+        """Selects tab ``key`` with its panel at ``settings`` (and ``overrides``), starting one run: the first
+        display's run for a panel not shown yet, else what a control change starts (``run=None``), the full
+        run (``run=True``) or none (``run=False``).  Another panel opens a tab this way (``panel.open_panel``)."""
+        panel = self.panel(key)
+        shown = panel.activated
+        if settings is not None or overrides:
+            panel.apply(settings, run=False, **overrides)
+        if run:
+            panel.activated = True  # no first-display run: the full run below is the one run
+        self.tabs.selected_index = list(self.registry).index(key)
+        self.state.select(key)
+        if run:
+            panel.run()
+        elif run is None and shown and (settings is not None or overrides):
+            panel.settings_changed()
+        return panel
+
     def _on_tab(self, change):
         if change["new"] is not None:
-            self.selected = list(PANELS)[change["new"]]
-            self.panel(self.selected).activate()
+            key = list(self.registry)[change["new"]]
+            self.state.select(key)
+            self.panel(key).activate()
 
     def link_query(self) -> str:
-        """The query string ("panel=…&…") for the current tab and its controls."""
-        return build_query(self.selected, self.panel(self.selected).controls, self.hidden.get(self.selected, ()))
+        """The query string ("panel=…&…") for the current tab, its settings and its hidden controls."""
+        return self.panel(self.selected).link_query()
 
     def update_link(self) -> str:
         query = "?" + self.link_query()
@@ -116,4 +125,3 @@ class Dashboard:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
-

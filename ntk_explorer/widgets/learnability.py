@@ -1,44 +1,66 @@
-"""Learnability panel: eigenlearning theory L(λ) = λ/(λ+κ), measurements, the conservation law and zero-sum
-competition (Simon et al. 2021 as reviewed in seed 000 §2.2, §4, appendix C)."""
+"""Learnability panel: eigenlearning theory L(λ) = λ/(λ+κ), measurements, the learnability conservation law and
+the zero-sum competition of eigenmodes (Simon et al. 2021)."""
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass, replace
+from typing import Optional
 
 import ipywidgets as W
 import numpy as np
 
-from ..plots import panels as P
 from .. import spectra as S
-from ._common import Panel, dropdown, grid, log_slider, slider
-from .figure import figure_widget
+from ..plots import panels as P
+from .panel import Panel
+from .settings import Choice, Flag, FloatRange, IntRange, LogRange, Settings, setting
+from .state import LastResult
 
-__all__ = ["LearnabilityPanel", "theory"]
+__all__ = ["LearnabilityPanel", "LearnabilitySettings", "LearnabilityFrame", "Theory", "theory"]
 
-DEFAULTS = dict(domain="hypercube", dim=7, points=128, depth=2, activation="relu", bias=0.0, n=32, ridge=0.0,
-                mode=1, boost=1.0, measure=True, trials=50, networks=False, width=64)
 MEASURED_LEVELS = 6
 NETWORK_LEVELS, NETWORK_TRIALS = 4, 6  # networks: 4 levels × 6 training sets ≈ 1 s at width 64
-
-EQUATIONS = r"""
-<p><b>Setting</b> (seed 000 §2.2, app. C): a finite domain of $M$ points with the uniform measure,
-$\langle f,g\rangle=\frac1M\sum_x f(x)g(x)$; eigenpairs of the operator $K/M$: $(K/M)\phi_i=\lambda_i\phi_i$
-(eq. 31) — Fourier modes on the circle, Walsh monomials on the hypercube, grouped by frequency/degree with
-multiplicity $m_k$.</p>
-<p><b>Kernel regression</b> on $n$ random points $\mathcal D$ (eq. 5, ridge added to $K(\mathcal D,\mathcal D)$):
-$\hat f=K(\cdot,\mathcal D)(K(\mathcal D,\mathcal D)+\delta I)^{-1}f(\mathcal D)$;
-learnability $\mathcal L^{(\mathcal D)}(f)=\langle f,\hat f\rangle/\langle f,f\rangle$,
-$\mathcal L(f)=\mathbb E_{\mathcal D}[\mathcal L^{(\mathcal D)}(f)]$ (eq. 6).</p>
-<p><b>Theory</b> (Simon et al. 2021): $\mathcal L(\phi_i)\approx L_i=\frac{\lambda_i}{\lambda_i+\kappa}$ with
-$\kappa$ solving $\sum_i m_i\frac{\lambda_i}{\lambda_i+\kappa}+\frac{\delta}{\kappa}=n$.</p>
-<p><b>Conservation law</b> (Theorem 2.2, eq. 11): ridgeless, $\sum_i\mathcal L^{(\mathcal D)}(\phi_i)=n$ for any
-complete orthogonal basis. <b>Zero-sum competition</b> (Lemma 4.1, eqs. 9–10): raising $\lambda_i$ raises
-$\mathcal L(\phi_i)$ and lowers every other $\mathcal L(\phi_j)$ (the "boost" slider scales one eigenvalue).</p>
-<p>Measured points: kernel regression averaged over random training sets (± standard error); trained networks:
-finite MLPs trained by GD to convergence (Simon et al.: theory holds already at width ≈ 20, seed 000 §5).</p>
-"""
+ACTIVATIONS = ("relu", "erf", "tanh", "gelu", "softplus")
 
 
-def theory(level_eigenvalues, multiplicities, n, ridge, mode, boost) -> dict:
+@dataclass(frozen=True)
+class LearnabilitySettings(Settings):
+    """Settings of the learnability panel: the domain (the hypercube {±1}^dim or ``points`` points on the
+    circle), the analytic NTK of the MLP, ``n`` training points, ridge δ, and one eigenvalue of level ``mode``
+    scaled by ``boost``; kernel regression is measured over ``trials`` training sets, networks of ``width``
+    when ``networks`` is on."""
+    domain: str = setting("hypercube", Choice("domain", ("hypercube", "circle")))
+    dim: int = setting(7, IntRange("hypercube dim d", 3, 10))
+    points: int = setting(128, IntRange("circle points M", 32, 512, step=32))
+    depth: int = setting(2, IntRange("hidden layers", 1, 4))
+    activation: str = setting("relu", Choice("activation", ACTIVATIONS))
+    bias: float = setting(0.0, FloatRange("bias σ_b", 0.0, 1.0, step=0.05))
+    n: int = setting(32, IntRange("training points n", 1, 512))
+    ridge: float = setting(0.0, FloatRange("ridge δ", 0.0, 1.0, step=0.001))
+    mode: int = setting(1, IntRange("boost level k", 0, 12))
+    boost: float = setting(1.0, LogRange("boost factor", 0.01, 100.0))
+    measure: bool = setting(True, Flag("measure kernel regression"))
+    trials: int = setting(50, IntRange("random training sets", 5, 200, step=5))
+    networks: bool = setting(False, Flag("measure trained networks (slow)"))
+    width: int = setting(64, Choice("network width", (16, 32, 64, 128, 256, 512, 1024), style="slider"))
+
+    def kernel_key(self) -> tuple:
+        """What the domain, its kernel and eigensystem depend on."""
+        return (self.domain, self.dim, self.points, self.depth, self.activation, self.bias)
+
+
+@dataclass(frozen=True)
+class Theory:
+    """Per level: learnabilities ``L``, κ, m_k·L_k before (``level_total``) and after scaling one eigenvalue of
+    level ``mode`` (``boosted_level_total``), the boosted eigenvalue's learnability and the others' after."""
+    L: np.ndarray
+    kappa: float
+    level_total: np.ndarray
+    boosted_level_total: np.ndarray
+    L_boosted: float
+    L_others_after: np.ndarray
+
+
+def theory(level_eigenvalues, multiplicities, n, ridge, mode, boost) -> Theory:
     """Per-level theory before and after scaling one eigenvalue of level ``mode`` by ``boost`` (the other
     m − 1 eigenvalues of that level unchanged).  All numbers come from ``learnability``/``solve_kappa``."""
     lam, m = np.asarray(level_eigenvalues, dtype=np.float64), np.asarray(multiplicities, dtype=np.float64)
@@ -51,144 +73,153 @@ def theory(level_eigenvalues, multiplicities, n, ridge, mode, boost) -> dict:
     L2_all[keep] = S.learnability(lam2[keep], n, m2[keep], ridge)
     per_level = m2[:-1] * L2_all[:-1]
     per_level[mode] += L2_all[-1]
-    return dict(L=L, kappa=kappa, level_total=m * L, boosted_level_total=per_level, L_boosted=L2_all[-1],
-                L_others_after=L2_all[:-1])
+    return Theory(L, kappa, m * L, per_level, L2_all[-1], L2_all[:-1])
+
+
+@dataclass(frozen=True, eq=False)
+class LearnabilityFrame:
+    """Levels, their eigenvalues and multiplicities, the n and level used, the theory, and the measured
+    (eigenvalues, mean, standard error) of kernel regression and of networks (None until measured)."""
+    levels: np.ndarray
+    lam: np.ndarray
+    m: np.ndarray
+    n: int
+    mode: int
+    theory: Theory
+    family: str
+    guards: list
+    ridge: float
+    boost: float
+    kernel: Optional[tuple] = None
+    network: Optional[tuple] = None
+
+    def columns(self) -> dict:
+        return {"level": self.levels, "multiplicity": self.m, "eigenvalue": self.lam, "learnability": self.theory.L,
+                "level_total": self.theory.level_total, "level_total_boosted": self.theory.boosted_level_total}
+
+
+EQUATIONS = r"""
+<p><b>Setting</b> (Simon et al. 2021): a finite domain of $M$ points with the uniform measure,
+$\langle f,g\rangle=\frac1M\sum_x f(x)g(x)$; eigenpairs of the operator $K/M$: $(K/M)\phi_i=\lambda_i\phi_i$
+— Fourier modes on the circle, Walsh monomials on the hypercube, grouped by frequency/degree with
+multiplicity $m_k$.</p>
+<p><b>Kernel regression</b> on $n$ random points $\mathcal D$ (ridge added to $K(\mathcal D,\mathcal D)$):
+$\hat f=K(\cdot,\mathcal D)(K(\mathcal D,\mathcal D)+\delta I)^{-1}f(\mathcal D)$;
+learnability $\mathcal L^{(\mathcal D)}(f)=\langle f,\hat f\rangle/\langle f,f\rangle$,
+$\mathcal L(f)=\mathbb E_{\mathcal D}[\mathcal L^{(\mathcal D)}(f)]$ (Simon et al. 2021, definition of learnability).</p>
+<p><b>Theory</b> (Simon et al. 2021, the eigenlearning equations): $\mathcal L(\phi_i)\approx
+L_i=\frac{\lambda_i}{\lambda_i+\kappa}$ with $\kappa$ solving $\sum_i m_i\frac{\lambda_i}{\lambda_i+\kappa}+\frac{\delta}{\kappa}=n$.</p>
+<p><b>Conservation law</b> (Simon et al. 2021): ridgeless, $\sum_i\mathcal L^{(\mathcal D)}(\phi_i)=n$ for any
+complete orthogonal basis. <b>Zero-sum competition</b> (same paper): raising $\lambda_i$ raises
+$\mathcal L(\phi_i)$ and lowers every other $\mathcal L(\phi_j)$ (the "boost" slider scales one eigenvalue).</p>
+<p>Measured points: kernel regression averaged over random training sets (± standard error); trained networks:
+finite MLPs trained by GD to convergence (Simon et al. 2021 find the theory holds already at width ≈ 20).</p>
+"""
 
 
 class LearnabilityPanel(Panel):
-    """Controls: domain, dim (hypercube), points (circle M), depth, activation, bias, n, ridge, mode, boost,
-    measure, trials, networks, width."""
+    """Eigenlearning on a finite domain (settings: :class:`LearnabilitySettings`)."""
 
+    Settings = LearnabilitySettings
     key, title, equations, run_label = "learnability", "Learnability", EQUATIONS, "computing the spectrum"
+    snippet_imports = "from ntk_explorer.spectra import circle, eigensystem, hypercube, learnability\n"
+    snippet_body = """domain = hypercube(s.dim) if s.domain == "hypercube" else circle(s.points)
+K = domain.analytic_kernel(depth=s.depth, activation=s.activation, sigma_b=s.bias)
+es = eigensystem(K, domain)
+L = learnability(es.level_eigenvalues, s.n, es.multiplicities, ridge=s.ridge)
+print((L * es.multiplicities.numpy()).sum())  # = n (the learnability conservation law)
+"""
 
-    def __init__(self):
-        super().__init__()
-        d, style, layout = DEFAULTS, {"description_width": "118px"}, W.Layout(width="310px")
-        self.controls = {
-            "domain": dropdown("domain", ["hypercube", "circle"], d["domain"]),
-            "dim": slider("hypercube dim d", d["dim"], 3, 10),
-            "points": slider("circle points M", d["points"], 32, 512, 32),
-            "depth": slider("hidden layers", d["depth"], 1, 4),
-            "activation": dropdown("activation", ["relu", "erf", "tanh", "gelu", "softplus"], d["activation"]),
-            "bias": slider("bias σ_b", d["bias"], 0.0, 1.0, 0.05, integer=False),
-            "n": slider("training points n", d["n"], 1, 512),
-            "ridge": slider("ridge δ", d["ridge"], 0.0, 1.0, 0.001, integer=False),
-            "mode": slider("boost level k", d["mode"], 0, 12),
-            "boost": log_slider("boost factor", d["boost"], -2, 2),
-            "measure": W.Checkbox(value=d["measure"], description="measure kernel regression", indent=False),
-            "trials": slider("random training sets", d["trials"], 5, 200, 5),
-            "networks": W.Checkbox(value=d["networks"], description="measure trained networks (slow)", indent=False),
-            "width": W.SelectionSlider(options=[16, 32, 64, 128, 256, 512, 1024], value=d["width"],
-                                       description="network width", style=style, layout=layout,
-                                       continuous_update=False),
-        }
+    def __init__(self, settings: Optional[LearnabilitySettings] = None, /, **overrides):
+        self._kernels = LastResult(self.domain_and_kernel)  # domain, K and eigensystem of the last kernel_key
+        super().__init__(settings, **overrides)
+
+    def make_figure(self):
+        return P.learnability_panel_figure()
+
+    def view(self):
         self.summary = W.HTML()
-        self.figures = {"learnability": figure_widget(P.learnability_figure()),
-                        "conservation": figure_widget(P.conservation_figure())}
-        self._kernel_cache = None
-        self._make_runner()
-        self._watch_controls()
-        for name in ("domain", "points", "dim"):
-            self.controls[name].observe(lambda _: self._show_size(), names="value")
-        self._show_size()
-        self._assemble(list(self.controls.values()), grid(self.figures.values()), extra=[self.summary])
+        return list(self.controls.values()), [self.summary]
 
-    def _show_size(self):
-        circle = self.controls["domain"].value == "circle"
-        self.controls["points"].layout.display = None if circle else "none"
-        self.controls["dim"].layout.display = "none" if circle else None
-        self.controls["n"].max = self.controls["points"].value if circle else 2 ** self.controls["dim"].value
+    def relevant(self, name: str) -> bool:
+        circle = self.settings.domain == "circle"
+        return {"points": circle, "dim": not circle}.get(name, True)
 
-    def domain_and_kernel(self, cfg):
-        key = tuple(cfg[k] for k in ("domain", "dim", "points", "depth", "activation", "bias"))
-        if self._kernel_cache is None or self._kernel_cache[0] != key:
-            domain = S.hypercube(cfg["dim"]) if cfg["domain"] == "hypercube" else S.circle(cfg["points"])
-            K = domain.analytic_kernel(depth=cfg["depth"], activation=cfg["activation"], sigma_b=cfg["bias"])
-            self._kernel_cache = (key, (domain, K, S.eigensystem(K, domain)))
-        return self._kernel_cache[1]
+    @staticmethod
+    def domain_and_kernel(key: tuple):
+        domain_name, dim, points, depth, activation, bias = key
+        domain = S.hypercube(dim) if domain_name == "hypercube" else S.circle(points)
+        K = domain.analytic_kernel(depth=depth, activation=activation, sigma_b=bias)
+        return domain, K, S.eigensystem(K, domain)
 
-    def _job(self, ctx, cfg):
-        domain, K, es = self.domain_and_kernel(cfg)
+    def job(self, ctx, settings):
+        domain, K, es = self._kernels(settings.kernel_key())
         lam, m = es.level_eigenvalues.cpu().numpy(), es.multiplicities.cpu().numpy()
         lam = np.where(lam > 1e-14 * lam.max(), lam, 0.0)  # round-off of the Rayleigh quotients
-        n, guards, modes = min(cfg["n"], domain.M), [], int(m[lam > 0].sum())
-        if n < cfg["n"]:
-            guards.append(f"n = {cfg['n']} exceeds the domain's M = {domain.M} points; using n = {n}.")
-        if cfg["ridge"] == 0 and n > modes:
+        n, guards, modes = min(settings.n, domain.M), [], int(m[lam > 0].sum())
+        if n < settings.n:
+            guards.append(f"n = {settings.n} exceeds the domain's M = {domain.M} points; using n = {n}.")
+        if settings.ridge == 0 and n > modes:
             guards.append(f"Only {modes} eigenvalues are numerically non-zero (> 1e-14 λ_max): ridgeless regression "
                           f"cannot use more points, so n = {modes} is shown. Add a ridge δ > 0 for larger n.")
             n = modes
-        mode = min(cfg["mode"], len(lam) - 1)
-        th = theory(lam, m, n, cfg["ridge"], mode, cfg["boost"])
-        state = dict(levels=es.levels.cpu().numpy(), lam=lam, m=m, n=n, mode=mode, theory=th, kernel=None,
-                     network=None, cfg=cfg, family=domain.family_name, guards=guards)
-        ctx.frame(lambda: dict(state), final=True, status="theory done")
+        mode = min(settings.mode, len(lam) - 1)
+        frame = LearnabilityFrame(es.levels.cpu().numpy(), lam, m, n, mode,
+                                  theory(lam, m, n, settings.ridge, mode, settings.boost), domain.family_name, guards,
+                                  settings.ridge, settings.boost)
+        ctx.frame(lambda: frame, final=True, status="theory done")
         measured = [k for k in range(len(lam)) if lam[k] > 0][:MEASURED_LEVELS]
         family = es.family.cpu().numpy()
         first = [int(np.flatnonzero(family == es.levels[k].item())[0]) for k in measured]
         targets = es.eigenfunctions[:, first]
-        if cfg["measure"]:
+        if settings.measure:
             ctx.check()
-            mean, se = S.empirical_learnability(K, domain, targets, n, trials=cfg["trials"], ridge=cfg["ridge"])
-            state["kernel"] = (lam[measured], np.atleast_1d(mean.numpy()), np.atleast_1d(se.numpy()))
-            ctx.frame(lambda: dict(state), final=True, status="kernel regression measured; networks…")
-        if cfg["networks"]:
+            mean, se = S.empirical_learnability(K, domain, targets, n, trials=settings.trials, ridge=settings.ridge)
+            frame = replace(frame, kernel=(lam[measured], np.atleast_1d(mean.numpy()), np.atleast_1d(se.numpy())))
+            ctx.frame(lambda: frame, final=True, status="kernel regression measured; networks…")
+        if settings.networks:
             ctx.check()
             few = measured[:NETWORK_LEVELS]
-            result = S.network_learnability(domain, targets[:, :len(few)], n, width=cfg["width"], depth=cfg["depth"],
-                                            activation=cfg["activation"], sigma_b=cfg["bias"], trials=NETWORK_TRIALS,
-                                            max_steps=4000)
-            state["network"] = (lam[few], result.mean.numpy(), result.stderr.numpy())
-            ctx.frame(lambda: dict(state), final=True)
-        return f"done in {ctx.elapsed():.1f} s: κ = {th['kappa']:.4g}, Σ m_k L_k = {th['level_total'].sum():.6g}."
+            result = S.network_learnability(domain, targets[:, :len(few)], n, width=settings.width,
+                                            depth=settings.depth, activation=settings.activation,
+                                            sigma_b=settings.bias, trials=NETWORK_TRIALS, max_steps=4000)
+            frame = replace(frame, network=(lam[few], result.mean.numpy(), result.stderr.numpy()))
+            ctx.frame(lambda: frame, final=True)
+        th = frame.theory
+        return f"done in {ctx.elapsed():.1f} s: κ = {th.kappa:.4g}, Σ m_k L_k = {th.level_total.sum():.6g}."
 
-    def _draw(self, state):
-        self.set_guards(state["guards"])
-        th, lam, empty = state["theory"], state["lam"], np.zeros(0)
+    def draw(self, frame: LearnabilityFrame):
+        self.set_guards(frame.guards)
+        th, lam, empty = frame.theory, frame.lam, np.zeros(0)
         live = lam > 0
         grid_lam = np.logspace(np.log10(lam[live].min()) - 0.5, np.log10(lam.max()) + 0.5, 200)
-        kappa = th["kappa"]
-        curve = grid_lam / (grid_lam + kappa) if np.isfinite(kappa) else np.zeros_like(grid_lam)
-        labels = [f"{state['family']} {int(k)} (×{int(mk)})" for k, mk in zip(state["levels"], state["m"])]
-        updates = {"theory": dict(x=grid_lam, y=curve), "modes": dict(x=lam[live], y=th["L"][live],
-                                                                      text=np.array(labels, dtype=object)[live])}
+        curve = grid_lam / (grid_lam + th.kappa) if np.isfinite(th.kappa) else np.zeros_like(grid_lam)
+        labels = [f"{frame.family} {int(k)} (×{int(mk)})" for k, mk in zip(frame.levels, frame.m)]
+        levels = frame.levels.astype(np.float64)
+        updates = {"theory": dict(x=grid_lam, y=curve), "modes": dict(x=lam[live], y=th.L[live],
+                                                                      text=np.array(labels, dtype=object)[live]),
+                   "original": dict(x=levels, y=th.level_total), "scaled": dict(x=levels, y=th.boosted_level_total)}
         for name in ("kernel", "network"):
-            value = state[name]
+            value = getattr(frame, name)
             updates[name] = dict(x=value[0], y=value[1], error_y=dict(type="data", array=2 * value[2], visible=True)) \
                 if value is not None else dict(x=empty, y=empty)
-        P.set_traces(self.figures["learnability"], updates)
-        fig = self.figures["learnability"]
-        fig.layout.title.text = f"Eigenmode learnability L(λ) = λ/(λ + κ), n = {state['n']}, κ = {kappa:.3g}"
-        levels = state["levels"].astype(np.float64)
-        P.set_traces(self.figures["conservation"], {"original": dict(x=levels, y=th["level_total"]),
-                                                    "scaled": dict(x=levels, y=th["boosted_level_total"])})
-        mode, others = state["mode"], np.delete(np.arange(len(lam)), state["mode"])
-        before, after = th["L"], th["L_others_after"]
-        fell = bool(np.all(after[others][lam[others] > 0] <= before[others][lam[others] > 0] + 1e-15))
-        ridge, total = state["cfg"]["ridge"], th["level_total"].sum()
-        law = f"n = {state['n']}" if ridge == 0 else f"n − δ/κ = {state['n'] - ridge / kappa:.6g} (ridge)"
-        self.figures["conservation"].layout.title.text = (
-            f"Conservation: Σ m_k L_k = {total:.6g} (scaled: {th['boosted_level_total'].sum():.6g}); {law}")
-        self.summary.value = html.escape(
-            f"Boosting one eigenvalue of {state['family']} {int(state['levels'][mode])} by "
-            f"×{state['cfg']['boost']:.3g}: "
-            f"its learnability {before[mode]:.4f} → {th['L_boosted']:.4f}; every other mode "
-            f"{'fell or stayed' if fell else 'did NOT all fall'} (largest drop "
-            f"{np.max(before[others] - after[others]) if len(others) else 0:.2e}).")
+        P.set_traces(self.figure, updates)
+        total = th.level_total.sum()
+        law = f"n = {frame.n}" if frame.ridge == 0 else f"n − δ/κ = {frame.n - frame.ridge / th.kappa:.6g} (ridge)"
+        P.set_subplot_title(self.figure, 0, f"Eigenmode learnability L(λ) = λ/(λ + κ), n = {frame.n}, "
+                                            f"κ = {th.kappa:.3g}")
+        P.set_subplot_title(self.figure, 1, f"Conservation: Σ m_k L_k = {total:.6g} (scaled: "
+                                            f"{th.boosted_level_total.sum():.6g}); {law}")
+        self.summary.value = html.escape(self.zero_sum_summary(frame))
 
-    def export_columns(self) -> dict:
-        s = self.last_state
-        if s is None:
-            return {}
-        th = s["theory"]
-        return {"level": s["levels"], "multiplicity": s["m"], "eigenvalue": s["lam"], "learnability": th["L"],
-                "level_total": th["level_total"], "level_total_boosted": th["boosted_level_total"]}
-
-    def snippet(self) -> str:
-        c = self.config()
-        domain = f"hypercube({c['dim']})" if c["domain"] == "hypercube" else f"circle({c['points']})"
-        return (f"from ntk_explorer.spectra import circle, eigensystem, hypercube, learnability\n\n"
-                f"domain = {domain}\nK = domain.analytic_kernel(depth={c['depth']}, activation={c['activation']!r}, "
-                f"sigma_b={c['bias']!r})\nes = eigensystem(K, domain)\n"
-                f"L = learnability(es.level_eigenvalues, {c['n']}, es.multiplicities, ridge={c['ridge']!r})\n"
-                f"print((L * es.multiplicities.numpy()).sum())  # = n (Theorem 2.2)\n")
+    @staticmethod
+    def zero_sum_summary(frame: LearnabilityFrame) -> str:
+        th, mode = frame.theory, frame.mode
+        others = np.delete(np.arange(len(frame.lam)), mode)
+        before, after = th.L, th.L_others_after
+        positive = frame.lam[others] > 0
+        fell = bool(np.all(after[others][positive] <= before[others][positive] + 1e-15))
+        drop = np.max(before[others] - after[others]) if len(others) else 0
+        return (f"Boosting one eigenvalue of {frame.family} {int(frame.levels[mode])} by ×{frame.boost:.3g}: its "
+                f"learnability {before[mode]:.4f} → {th.L_boosted:.4f}; every other mode "
+                f"{'fell or stayed' if fell else 'did NOT all fall'} (largest drop {drop:.2e}).")

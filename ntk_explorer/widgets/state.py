@@ -1,34 +1,36 @@
-"""Shareable state: the URL query string sets the initial controls, and the current controls give a link back.
+"""The state of a panel and of the dashboard (the single source of truth the widgets show), and links.
 
-Format: ``?panel=lazy&width=1024&lr=0.5&steps=500&depth=2&activation=erf&parameterization=ntk&target=sin(3*t)``
-plus ``hide=width,lr`` to hide named controls for a lesson.  ``panel`` and ``hide`` belong to the dashboard;
-every other name is a key of the chosen panel's ``controls``.  A ``+`` is kept literally (so ``sin(t)+cos(t)``
-survives a hand-typed link); spaces must be written ``%20``.  Unknown or malformed parameters never raise: they
-are skipped (the control keeps its default) and reported as warnings for a visible line.  Hostile input is
-treated the same way: numbers must be plain ASCII decimals within the control's range (no NaN/inf, no
-``1_000``, no digits of other scripts), numbers beyond a selection slider's ends are refused rather than snapped,
-a name given twice with different values is ambiguous and ignored, and values holding control or invisible
-formatting characters (NUL, bidirectional overrides, zero-width spaces) are refused.  The warnings quote the
-offending text; whoever shows them must escape it (the dashboard does, through ``guard_html``).
+:class:`PanelState`: a panel's current settings (a frozen settings dataclass), its last drawn frame and the names
+of its hidden controls.  :class:`DashboardState`: the selected tab, the settings and hidden controls a link asked
+for, and the warnings about what the link got wrong.  Both are plain objects: everything here is testable without
+widgets or a browser.
+
+Link format: ``?panel=lazy&width=1024&lr=0.5&steps=500&depth=2&activation=erf&parameterization=ntk&target=sin(3*t)``
+plus ``hide=width,lr`` to hide named controls for a lesson and, for the lazy panel, ``points=0.1,0.5,2.25`` (the
+clicked training angles).  ``panel`` and ``hide`` belong to the dashboard; every other name is a field of the
+chosen panel's settings class (parsed by ``settings.settings_from_params``).  A ``+`` is kept literally (so
+``sin(t)+cos(t)`` survives a hand-typed link); spaces must be written ``%20``.  Unknown or malformed parameters
+never raise: they are skipped (the setting keeps its default) and reported as warnings for a visible line.
+Hostile input is treated the same way: numbers must be plain ASCII decimals within the field's range (no NaN/inf,
+no ``1_000``, no digits of other scripts), numbers beyond a selection slider's ends are refused rather than
+snapped, a name given twice with different values is ambiguous and ignored, and values holding control or
+invisible formatting characters (NUL, bidirectional overrides, zero-width spaces) are refused.  The warnings quote
+the offending text; whoever shows them must escape it (the dashboard does, through ``guard_html``).
 """
 from __future__ import annotations
 
-import math
 import os
-import re
-import unicodedata
+import threading
 from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 from urllib.parse import quote, unquote
 
-import ipywidgets as W
+from .settings import Settings, settings_from_params, settings_query
 
-__all__ = ["QueryState", "parse_query_string", "coerce", "apply_params", "hide_controls", "build_query",
-           "read_query_string", "MAX_QUERY_LENGTH"]
+__all__ = ["QueryState", "PanelState", "DashboardState", "LastResult", "parse_query_string", "hidden_names",
+           "build_query", "read_query_string", "MAX_QUERY_LENGTH"]
 
 MAX_QUERY_LENGTH = 4000
-MAX_TEXT_LENGTH = 200
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 @dataclass
@@ -105,127 +107,82 @@ def _collect(text: str, state: QueryState) -> dict:
     return {name: value for name, value in seen.items() if name not in conflicting}
 
 
-def _number(text: str, kind):
-    if not _DECIMAL.fullmatch(text):
-        raise ValueError("it is not a plain decimal number")
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("it is not a finite number")
-    if kind is int:
-        if not value.is_integer():
-            raise ValueError("it must be a whole number")
-        return int(value)
-    return value
-
-
-def _selection(widget, text: str):
-    """The option of a selection widget matching ``text`` by value or label (case-insensitive); a number not
-    among numeric options snaps to the nearest one (the note says so)."""
-    options = [(str(label), value) for label, value in _options(widget)]
-    for label, value in options:
-        if text.lower() in (str(value).lower(), label.lower()):
-            return value, None
-    numeric = [value for _, value in options if isinstance(value, (int, float)) and not isinstance(value, bool)]
-    if numeric and len(numeric) == len(options):
-        target = _number(text, float)
-        if not min(numeric) <= target <= max(numeric):
-            raise ValueError(f"it must lie between {min(numeric)} and {max(numeric)}")
-        nearest = min(numeric, key=lambda v: abs(math.log(v / target)) if target > 0 else abs(v - target))
-        return nearest, f"{text} is not on the slider; using the nearest value {nearest}"
-    shown = ", ".join(label for label, _ in options[:12])
-    raise ValueError(f"choose one of {shown}")
-
-
-def _options(widget):
-    labels, values = widget._options_labels, widget._options_values
-    return list(zip(labels, values))
-
-
-def coerce(widget, text: str):
-    """Converts query text to a valid value for ``widget``: returns (value, note or None); raises ValueError
-    with the reason when the text is malformed or out of range."""
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in text):
-        raise ValueError("it contains control or invisible formatting characters")
-    if isinstance(widget, (W.Dropdown, W.SelectionSlider, W.ToggleButtons, W.RadioButtons, W.Select)):
-        return _selection(widget, text)
-    if isinstance(widget, (W.Checkbox, W.ToggleButton)):
-        if text.lower() in _TRUE:
-            return True, None
-        if text.lower() in _FALSE:
-            return False, None
-        raise ValueError("use true or false")
-    if isinstance(widget, (W.Text, W.Textarea, W.Combobox)):
-        if len(text) > MAX_TEXT_LENGTH:
-            raise ValueError(f"it is longer than {MAX_TEXT_LENGTH} characters")
-        return text, None
-    if isinstance(widget, W.FloatLogSlider):
-        value, low, high = _number(text, float), widget.base ** widget.min, widget.base ** widget.max
-    elif isinstance(widget, (W.IntSlider, W.BoundedIntText, W.IntText)):
-        value, low, high = _number(text, int), getattr(widget, "min", -math.inf), getattr(widget, "max", math.inf)
-    elif isinstance(widget, (W.FloatSlider, W.BoundedFloatText, W.FloatText)):
-        value, low, high = _number(text, float), getattr(widget, "min", -math.inf), getattr(widget, "max", math.inf)
-    else:
-        raise ValueError(f"a {type(widget).__name__} cannot be set from a link")
-    if not low * (1 - 1e-12) <= value <= high * (1 + 1e-12):
-        raise ValueError(f"it must lie between {low:g} and {high:g}")
-    return value, None
-
-
-def apply_params(controls: dict, params: dict, validators=None) -> list:
-    """Sets ``controls[name].value`` for each query parameter; returns warnings for what was skipped or
-    adjusted.  ``validators``: optional name → callable(value) raising ValueError for semantic checks (e.g.
-    parsing a target expression)."""
-    warnings = []
-    for name, text in params.items():
-        widget = controls.get(name)
-        if widget is None:
-            warnings.append(f"unknown parameter {name[:40]!r} ignored (this panel has: {', '.join(controls)})")
-            continue
-        try:
-            value, note = coerce(widget, text)
-            if validators and name in validators:
-                validators[name](value)
-        except (ValueError, TypeError, OverflowError, ZeroDivisionError) as error:
-            warnings.append(f"{name}={text[:60]!r} ignored ({error}); kept the default {_shown(widget.value)}")
-            continue
-        widget.value = value
-        if note:
-            warnings.append(f"{name}: {note}")
-    return warnings
-
-
-def hide_controls(controls: dict, names) -> list:
-    """Hides the named controls (layout.display = "none"); returns warnings for unknown names."""
-    warnings = []
+def hidden_names(settings_class, names, controlled=None) -> tuple:
+    """(names to hide, warnings): the requested names that are fields with a control (``controlled``: the
+    names of the panel's controls; default: every field of ``settings_class``), in order, without repeats."""
+    allowed = list(settings_class.specs()) if controlled is None else list(controlled)
+    hidden, warnings = [], []
     for name in names:
-        widget = controls.get(name)
-        if widget is None:
+        if name not in allowed:
             warnings.append(f"hide: unknown control {name[:40]!r}")
-        else:
-            widget.layout.display = "none"
-    return warnings
+        elif name not in hidden:
+            hidden.append(name)
+    return tuple(hidden), warnings
 
 
-def _shown(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def build_query(panel: str, controls: dict, hidden=()) -> str:
-    """The query string ("panel=…&name=value…") that reproduces the current controls (buttons excluded)."""
-    parts = [("panel", panel)]
-    for name, widget in controls.items():
-        if isinstance(widget, W.Button):
-            continue
-        value = widget.value
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, float):
-            text = f"{value:.6g}"
-        else:
-            text = str(value)
-        parts.append((name, text))
+def build_query(panel: str, settings: Settings, hidden=()) -> str:
+    """The query string ("panel=…&name=value…") that reproduces ``settings`` on panel ``panel`` (every field;
+    floats written exactly, so the link gives back equal settings) and hides ``hidden``."""
+    parts = [("panel", panel), *settings_query(settings)]
     if hidden:
         parts.append(("hide", ",".join(hidden)))
     return "&".join(f"{quote(k)}={quote(v, safe='()*,./-_~')}" for k, v in parts)
+
+
+@dataclass
+class PanelState:
+    """What a panel shows: ``settings`` (its settings class), ``frame`` (the last frame drawn, a typed frame of
+    the panel, None before the first) and ``hidden`` (names of hidden controls)."""
+    settings: Settings
+    frame: Any = None
+    hidden: tuple = ()
+
+
+@dataclass
+class DashboardState:
+    """The dashboard: ``selected`` (a panel key), ``settings`` (key → settings a link or another panel asked for,
+    applied when that panel is built or shown), ``hidden`` (key → names of hidden controls) and ``warnings``
+    (what a link got wrong, quoted: escape before showing)."""
+    panels: tuple
+    selected: str
+    settings: dict = field(default_factory=dict)
+    hidden: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+    @classmethod
+    def from_query(cls, text, registry) -> "DashboardState":
+        """The state a link asks for, through ``registry`` (key → panel class with ``Settings`` and
+        ``control_names()``); never raises on a malformed link."""
+        query = parse_query_string(text, panels=list(registry))
+        selected = query.panel or next(iter(registry))
+        panel_class = registry[selected]
+        settings, warnings = settings_from_params(panel_class.Settings, query.params)
+        hidden, hide_warnings = hidden_names(panel_class.Settings, query.hide, panel_class.control_names())
+        return cls(tuple(registry), selected, {selected: settings}, {selected: hidden},
+                   query.warnings + warnings + hide_warnings)
+
+    def select(self, key: str, settings: Optional[Settings] = None) -> None:
+        if key not in self.panels:
+            raise KeyError(f"no panel {key!r}; the dashboard has {', '.join(self.panels)}")
+        self.selected = key
+        if settings is not None:
+            self.settings[key] = settings
+
+
+class LastResult:
+    """``build(key)`` remembered for the last key only (e.g. a network and its kernels, rebuilt only when the
+    settings they depend on change).  Thread-safe; the key must be hashable and comparable."""
+
+    def __init__(self, build: Callable):
+        self._build, self._lock = build, threading.Lock()
+        self._key = self._value = None
+        self._filled = False
+
+    def __call__(self, key):
+        with self._lock:
+            if self._filled and self._key == key:
+                return self._value
+        value = self._build(key)
+        with self._lock:
+            self._key, self._value, self._filled = key, value, True
+        return value

@@ -8,13 +8,13 @@ Rules it enforces (see ../shared/ECOSYSTEM.md for why):
   frame of an older run can be drawn.
 * Frames are pushed at most ``max_fps`` times per second, latest state wins: a frame that arrives too soon after
   the previous one is dropped (never queued), and the final frame of a run is always drawn.  Drawing happens
-  inside ``fig.batch_update()`` of every figure (FigureWidget updates from a thread reach the browser).
+  inside one ``batch_update()`` of the panel's one figure (FigureWidget updates from a thread reach the browser),
+  so a frame is one plotly update message.
 * Errors end up in the status widget as one readable line (never a traceback dump) and are logged with their
   traceback by the ``ntk_explorer.widgets`` logger; :attr:`RunController.error` keeps the exception.
 """
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
 import threading
@@ -88,13 +88,13 @@ class RunContext:
 class RunController:
     """Owns the worker thread of one panel.
 
-    ``draw(state)`` is called (in the worker thread, under the draw lock, inside ``batch_update()`` of each of
-    ``figures``) for every frame that is drawn; ``status`` is an ipywidgets HTML whose value is replaced by
+    ``draw(state)`` is called (in the worker thread, under the draw lock, inside ``figure.batch_update()`` when a
+    figure is given) for every frame that is drawn; ``status`` is an ipywidgets HTML whose value is replaced by
     :func:`format_status` lines prefixed with "Run #id".
     """
 
-    def __init__(self, draw: Callable[[object], None], status, figures=(), max_fps: float = 20.0):
-        self._draw_fn, self._status, self._figures = draw, status, list(figures)
+    def __init__(self, draw: Callable[[object], None], status, figure=None, max_fps: float = 20.0):
+        self._draw_fn, self._status, self._figure = draw, status, figure
         self.min_interval = 1.0 / max_fps
         self._lock = threading.RLock()
         self.run_id = 0
@@ -179,13 +179,13 @@ class RunController:
         with self._lock:
             if run_id != self.run_id:
                 return False
-            with contextlib.ExitStack() as stack:
-                for fig in self._figures:
-                    stack.enter_context(fig.batch_update())
+            if self._figure is None:
                 self._draw_fn(state)
-            if final:
-                for fig in self._figures:
-                    sync_view_state(fig)
+            else:
+                with self._figure.batch_update():
+                    self._draw_fn(state)
+                if final:
+                    sync_view_state(self._figure)
             if status:
                 self._write_status("running", f"Run #{run_id}: {status}")
             return True
