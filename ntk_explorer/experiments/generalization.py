@@ -20,7 +20,7 @@ from ..models import MLP
 from ..spectra import Circle, Hypercube, Points, kernel_regression
 from ..spectra.generalization import LearningCurve, learning_curve_draws
 from ..validation import check_count, check_finite_number, check_seed
-from .config import interactive
+from .config import interactive, progress_bar
 
 __all__ = ["network_learning_curve"]
 
@@ -90,8 +90,7 @@ def network_learning_curve(domain, target, ns, *, width: int, depth: int = 2, ac
     x_all = domain.x.to(torch.float64)
     rows = range(len(ns))
     if interactive() if progress is None else progress:
-        from tqdm.auto import tqdm  # on demand: in a notebook it brings in ipywidgets
-        rows = tqdm(rows, desc="learning curve")
+        rows = progress_bar(rows, total=len(ns), desc="learning curve")
     samples, losses = np.empty((len(ns), trials)), np.empty((len(ns), trials))
     models = [MLP(domain.dim, width, depth, activation=activation, sigma_w=sigma_w, sigma_b=sigma_b, seed=seed + i,
                   device="cpu") for i in range(trials)]  # trial i uses the same network for every n
