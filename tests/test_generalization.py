@@ -150,3 +150,18 @@ def test_trained_network_curve_matches_a_plain_training_loop(cube5):
             final_loss = 0.5 * ((model(x[D])[:, 0] - target) ** 2).mean()
         assert curve.samples[0, i] == pytest.approx(float(((g_final - f) ** 2).mean()), rel=1e-8)
         assert curve.train_loss[0, i] == pytest.approx(float(final_loss), rel=1e-8)
+
+
+def test_learning_curves_reject_bad_arguments(cube5):
+    domain, K, eigsys = cube5
+    f = eigsys.eigenfunctions[:, 1]
+    with pytest.raises(TypeError, match="domain"):
+        kernel_learning_curve(K, "cube", f, [4])
+    with pytest.raises(ValueError, match="ns"):
+        kernel_learning_curve(K, domain, f, [0])
+    with pytest.raises(ValueError, match="noise"):
+        learning_curve_draws(32, 4, 2, -1.0)
+    with pytest.raises(ValueError, match="method"):
+        network_learning_curve(domain, f, [4], width=8, method="exact")
+    with pytest.raises(ValueError, match="target"):
+        network_learning_curve(domain, f[:5], [4], width=8)

@@ -124,3 +124,11 @@ def test_horizon_sweep_is_the_running_sup_of_a_training_run(loss):
     assert sweep.final_loss[0, 0] == pytest.approx(run.loss[-1], rel=1e-12)
     with pytest.raises(ValueError, match="multiple of record_every"):
         horizon_sweep([16], [0], [12], **config)
+
+
+def test_hessian_vector_product_checks_the_vector():
+    model = MLP(2, 4, 1, seed=0)
+    with pytest.raises(ValueError, match="P = "):
+        hessian_vector_product(model, torch.tensor([[0.6, 0.8]], dtype=F64), torch.zeros(3, dtype=F64))
+    with pytest.raises(ValueError, match="rtol"):
+        hessian_spectral_norm(model, torch.tensor([[0.6, 0.8]], dtype=F64), rtol=0.0)

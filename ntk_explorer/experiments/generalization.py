@@ -17,7 +17,8 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..kernels import empirical_ntk
 from ..models import MLP
-from ..spectra import Circle, Hypercube, Points, kernel_regression
+from ..spectra import kernel_regression
+from ..spectra.domains import check_domain
 from ..spectra.generalization import LearningCurve, learning_curve_draws
 from ..validation import check_count, check_finite_number, check_seed
 from .config import interactive, progress_bar
@@ -79,8 +80,7 @@ def network_learning_curve(domain, target, ns, *, width: int, depth: int = 2, ac
     """
     if method not in ("gd", "linearized"):
         raise ValueError(f"method must be 'gd' or 'linearized', got {method!r}")
-    if not isinstance(domain, (Circle, Hypercube, Points)):
-        raise TypeError(f"domain must come from circle(M), hypercube(d) or points(x), got {type(domain).__name__}")
+    check_domain(domain)
     f = torch.as_tensor(np.asarray(target(domain.x) if callable(target) else target, np.float64)).reshape(-1)
     if f.numel() != domain.M or not bool(torch.isfinite(f).all()):
         raise ValueError(f"target must hold finite values on the M = {domain.M} domain points")

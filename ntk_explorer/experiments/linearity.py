@@ -195,7 +195,7 @@ def horizon_sweep(widths, seeds, horizons, **config) -> HorizonSweep:
     for i, width in enumerate(widths):
         for j, seed in enumerate(seeds):
             model = base.model(seed, int(width))
-            run = train(model, data.x_train, data.y_train, lr=base.lr * model.lr_scale, steps=base.steps,
+            run = train(model, data.x_train, data.y_train, lr=model.scaled_lr(base.lr), steps=base.steps,
                         x_eval=data.x_eval, loss=base.loss, record_every=base.record_every)
             if run.diverged.any():
                 raise ValueError(f"training diverged at width {width}, seed {seed}: {run.message[-1]}")

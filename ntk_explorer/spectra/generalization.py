@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..validation import check_count, check_finite_number, check_seed
-from .domains import Circle, Hypercube, Points, as_kernel_matrix
+from .domains import as_kernel_matrix, check_domain
 from .eigenlearning import random_train_sets
 
 __all__ = ["min_norm_interpolant", "interpolant_norm", "rkhs_norm", "ridge_filter", "gd_filter", "LearningCurve",
@@ -134,8 +134,7 @@ def learning_curve_draws(M, n, trials, noise, seed=0):
 
 
 def _target_values(domain, target):
-    if not isinstance(domain, (Circle, Hypercube, Points)):
-        raise TypeError(f"domain must come from circle(M), hypercube(d) or points(x), got {type(domain).__name__}")
+    check_domain(domain)
     f = _tensor(target(domain.x) if callable(target) else target, "target").reshape(-1)
     if f.numel() != domain.M:
         raise ValueError(f"target must have one value per domain point (M = {domain.M}), got {f.numel()}")
