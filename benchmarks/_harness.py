@@ -27,6 +27,25 @@ def median_time(fn, repeats=5, device="cpu", warmup=1):
     return statistics.median(times)
 
 
+def interleaved_times(fns, repeats=1000, device="cpu", warmup=20, clock=time.perf_counter):
+    """Seconds of every call of each of ``fns`` (one list per function), called in turn ``repeats`` times after
+    ``warmup`` untimed rounds: interleaving exposes every function to the same load, so ratios of their medians
+    are fair on a busy machine.  ``clock``: time.perf_counter (wall clock) or time.thread_time (CPU time of this
+    thread: with one torch thread, what the call itself computed, much less sensitive to other processes)."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, spent in zip(fns, times):
+            synchronize(device)
+            start = clock()
+            fn()
+            synchronize(device)
+            spent.append(clock() - start)
+    return times
+
+
 def available_memory_bytes(device="cpu"):
     if str(device).startswith("cuda"):
         free, _ = torch.cuda.mem_get_info()

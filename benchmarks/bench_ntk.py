@@ -5,19 +5,26 @@ Baselines (written here, after the torch.func "neural tangent kernels" tutorial)
 a jvp). The floor is one batched forward and backward pass of the same network (f(X).sum().backward()). Each
 figure is a median over repeats; each ratio compares two figures measured in this same run.
 
-    python -m benchmarks.bench_ntk [--quick] [--device cuda]
+Per-call overhead (issue 12 item 8): ``empirical_ntk`` against the bare structured formula written out below
+(no input checks, no memory guard, no chunking), one thread, float64, depth 2, width 256, N = 64 (the sizes the
+dashboard recomputes every few steps); target ≤ 1.2×.  Both are timed in turn, call by call, in this same run.
+
+    python -m benchmarks.bench_ntk [--quick] [--device cuda] [--overhead-only]
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
+import time
 
 import torch
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
 from ntk_explorer import MLP, empirical_ntk
+from ntk_explorer.models import activation_derivative
 
-from ._harness import available_memory_bytes, median_time, print_table
+from ._harness import available_memory_bytes, interleaved_times, median_time, print_table
 
 
 def tutorial_jacobian_contraction(model, x1, x2):
@@ -43,6 +50,53 @@ def tutorial_ntk_vp(model, x1, x2):
         return jvp(lambda p: f(p, x1), (params,), (tangent,))[1]
 
     return vmap(column)(torch.eye(out.numel(), dtype=out.dtype, device=out.device)).T
+
+
+def bare_structured_ntk(model, x):
+    """Θ(x, x) of a one-output MLP by the layer-wise formula and nothing else:
+    Θ = Σ_l (m_W[l]² a^l a^lᵀ + m_b[l]²) ⊙ δ^{l+1} δ^{l+1}ᵀ, with δ = 1 at the readout."""
+    mw, mb = model.weight_multipliers, model.bias_multipliers
+    W, b, depth = model.weights, model.biases, len(model.weights) - 1
+    dphi = activation_derivative(model.config.activation)
+    with torch.no_grad():
+        acts, pre = [x], []
+        for l in range(depth):
+            pre.append(torch.addmm(b[l] * mb[l], acts[-1], W[l].t(), alpha=mw[l]))
+            acts.append(model.phi(pre[-1]))
+        theta = mw[-1] ** 2 * (acts[-1] @ acts[-1].t()) + mb[-1] ** 2
+        g = mw[-1] * W[-1]  # ∂f/∂a^depth, (1, width)
+        for l in range(depth - 1, -1, -1):
+            delta = g * dphi(pre[l])  # ∂f/∂h^{l+1}, (N, width)
+            theta += (mw[l] ** 2 * (acts[l] @ acts[l].t()) + mb[l] ** 2) * (delta @ delta.t())
+            if l > 0:
+                g = mw[l] * (delta @ W[l])
+    return theta
+
+
+def overhead(device="cpu", repeats=2000):
+    """empirical_ntk vs the bare formula at depth 2, width 256, N = 64, float64, one thread, calls interleaved:
+    median and minimum of the wall clock, and median of the thread's CPU time (nearly blind to other jobs)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = MLP(3, 256, 2, dtype=torch.float64, device=device)
+        x = torch.randn(64, 3, dtype=torch.float64, device=device)
+        torch.testing.assert_close(empirical_ntk(model, x), bare_structured_ntk(model, x), rtol=1e-12, atol=1e-12)
+        calls = [lambda: bare_structured_ntk(model, x), lambda: empirical_ntk(model, x)]
+        wall = interleaved_times(calls, repeats, device)
+        cpu = interleaved_times(calls, repeats, device, clock=time.thread_time) if device == "cpu" else None
+    finally:
+        torch.set_num_threads(threads)
+    rows = []
+    for name, times, statistic in (("wall, median", wall, statistics.median), ("wall, minimum", wall, min),
+                                   ("thread CPU, median", cpu, statistics.median)):
+        if times is not None:  # a CUDA call's work is not on this thread: no CPU-time row there
+            bare, ours = statistic(times[0]), statistic(times[1])
+            rows.append(["float64", 2, 256, 64, 1, name, f"{1e3 * bare:.3f}", f"{1e3 * ours:.3f}",
+                         f"{ours / bare:.2f}"])
+    print_table(["dtype", "depth", "width", "N", "threads", "statistic", "bare formula ms", "empirical_ntk ms",
+                 "empirical_ntk/bare"], rows)
+    return rows
 
 
 def floor(model, x):
@@ -97,10 +151,14 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--overhead-only", action="store_true", help="only the per-call overhead row")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("NTK_BENCH_THREADS", os.cpu_count() or 1)))
-    print(f"# empirical NTK, scalar output, device={args.device}, threads={torch.get_num_threads()}")
-    run(args.quick, args.device, args.repeats)
+    print(f"# per-call overhead of empirical_ntk, device={args.device}")
+    overhead(args.device)
+    if not args.overhead_only:
+        print(f"\n# empirical NTK, scalar output, device={args.device}, threads={torch.get_num_threads()}")
+        run(args.quick, args.device, args.repeats)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
-"""The ``ntk-explorer`` command line: ``dashboard`` serves notebooks/dashboard.ipynb with Voilà on 127.0.0.1;
-``sweep`` runs a width sweep headless (a class handout, a cluster job) and writes its table and log-log plot."""
+"""The ``ntk-explorer`` command line: ``dashboard`` serves notebooks/dashboard.ipynb with Voilà (on 127.0.0.1 by
+default, kernels started ahead of users); ``sweep`` runs a width sweep headless (a class handout, a cluster job) and writes its table and log-log plot."""
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,24 +15,52 @@ DASHBOARD = REPO_ROOT / "notebooks" / "dashboard.ipynb"
 
 
 IOPUB_TIMEOUT = 120
+KERNEL_MIB = 360  # resident memory of one dashboard kernel (measured: benchmarks/bench_load.py, README)
+POOL_CAP = 8  # at most a class of eight kernels waiting for users
+POOL_MEMORY_FRACTION = 0.25  # of the memory available at start, for kernels waiting for users
+FILL_DELAY = 2.0  # seconds before a used pre-started kernel is replaced (lets the arriving pages load first)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def voila_command(port, *, open_browser=False, notebook=DASHBOARD, cull_idle_timeout=900):
-    """The Voilà invocation: loopback only, a fixed port (no silent fallback), idle kernels culled.
+def preheat_pool_size(available_bytes: int, *, kernel_bytes: int = KERNEL_MIB * 2**20, cap: int = POOL_CAP) -> int:
+    """How many kernels to start ahead of users: as many as a quarter of the available memory holds at
+    ``kernel_bytes`` each, at most ``cap`` (0 when not even one fits)."""
+    return max(0, min(cap, int(available_bytes * POOL_MEMORY_FRACTION // kernel_bytes)))
 
+
+def available_memory_bytes() -> int:
+    """MemAvailable from /proc/meminfo (Linux), else the physical memory."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def voila_command(port, *, open_browser=False, notebook=DASHBOARD, cull_idle_timeout=900, ip="127.0.0.1",
+                  pool_size=0):
+    """The Voilà invocation: ``ip`` (loopback by default), a fixed port (no silent fallback), idle kernels culled,
+    ``pool_size`` kernels started ahead of users (0: none), plotly's widget bundle served over HTTP.
+
+    It runs :mod:`ntk_explorer_server.voila_app`, Voilà plus the route that serves plotly's widget bundle to the
+    figures (one cacheable file per page instead of ~5 MB per figure over the websocket).
+    Pre-started kernels (Voilà's kernel pool): each runs the dashboard notebook up to the point where it reads the
+    page's query string (``voila.utils.get_query_string`` waits for the request), so a page opens in about a
+    second; a used kernel is replaced ``FILL_DELAY`` s later.  The pool serves only this notebook.
     Culling: a kernel whose page was closed (Voilà's shutdown request can fail, leaving it behind) and that has
     been idle for ``cull_idle_timeout`` seconds is shut down, checked every min(60, timeout/3) s; a kernel with
-    an open page is kept however long the student reads (cull_connected=False), a busy one too (cull_busy).
+    an open page is kept however long the student reads (cull_connected=False), a busy one too (cull_busy);
+    kernels waiting in the pool are never culled.
     IOPUB_TIMEOUT: how long Voilà waits for a cell's output after the kernel replied; at its default (4 s) a
     class loading the page at once on a small server got a page without the dashboard (the output was dropped
     with "Timeout waiting for IOPub output"); waiting longer costs nothing when the output arrives sooner."""
-    voila = shutil.which("voila", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
-    if voila is None:
-        raise SystemExit("voila is not installed in this environment: run `make dashboard` (it installs it)")
-    return [
-        voila, str(notebook),
+    cmd = [
+        sys.executable, "-m", "ntk_explorer_server.voila_app", str(notebook),
         f"--port={port}",
-        "--Voila.ip=127.0.0.1",
+        f"--Voila.ip={ip}",
         "--Voila.port_retries=0",
         "--show_tracebacks=False",
         f"--MappingKernelManager.cull_interval={max(1, min(60, int(cull_idle_timeout) // 3))}",
@@ -41,35 +68,66 @@ def voila_command(port, *, open_browser=False, notebook=DASHBOARD, cull_idle_tim
         "--MappingKernelManager.cull_connected=False",
         "--MappingKernelManager.cull_busy=False",
         f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT}",
-    ] + ([] if open_browser else ["--no-browser"])
+    ]
+    if pool_size > 0:
+        cmd += ["--preheat_kernel=True", f"--pool_size={int(pool_size)}",
+                f"--VoilaKernelManager.fill_delay={FILL_DELAY}"]
+    return cmd + ([] if open_browser else ["--no-browser"])
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def dashboard_environment(torch_threads=1, base=None, memory_budget=None) -> dict:
+def dashboard_environment(torch_threads=1, base=None, memory_budget=None, ip="127.0.0.1") -> dict:
     """The environment of the Voilà server, inherited by every kernel it starts: torch, OpenMP and BLAS limited
     to ``torch_threads`` threads per kernel (eight users on two cores: one thread each, not two each fighting for
     the cores).  NTK_EXPLORER_TORCH_THREADS makes the Dashboard call torch.set_num_threads in the kernel; the
     OpenMP/BLAS variables also cover numpy/scipy and take effect when torch is imported.  Variables the caller
     already set are kept.  ``memory_budget`` (e.g. "2G"): NTK_EXPLORER_MEMORY_BUDGET, the most one configuration
-    may allocate in a kernel (ntk_explorer.memory; default there: half of the memory available at that moment)."""
+    may allocate in a kernel (ntk_explorer.memory; default there: half of the memory available at that moment).
+    ``ip``: a pre-started kernel asks the server for its page's query string at VOILA_APP_IP (Voilà's default
+    127.0.0.1), so a server bound to one other address is reached there."""
     env = dict(os.environ if base is None else base)
     env["NTK_EXPLORER_TORCH_THREADS"] = str(torch_threads)
     if memory_budget is not None:
         env["NTK_EXPLORER_MEMORY_BUDGET"] = str(memory_budget)
     for name in THREAD_VARIABLES:
         env.setdefault(name, str(torch_threads))
+    if ip not in LOOPBACK + ("0.0.0.0", "::", ""):
+        env["VOILA_APP_IP"] = ip
     return env
+
+
+def _pool_size(args) -> int:
+    if args.no_preheat:
+        return 0
+    if args.pool_size is not None:
+        return args.pool_size
+    return preheat_pool_size(available_memory_bytes())
 
 
 def _dashboard(args):
     if not DASHBOARD.exists():
         raise SystemExit(f"{DASHBOARD} not found: run ntk-explorer from a checkout of the repository")
-    env = dashboard_environment(args.torch_threads, memory_budget=args.memory_budget)
-    cmd = voila_command(args.port, open_browser=not args.no_browser, cull_idle_timeout=args.cull_idle_timeout)
-    print(f"Serving the ntk_explorer dashboard on http://127.0.0.1:{args.port}/ (Ctrl-C to stop)", flush=True)
-    if os.name == "posix":  # voila replaces this process: Ctrl-C and SIGTERM reach it, no orphaned server
+    env = dashboard_environment(args.torch_threads, memory_budget=args.memory_budget, ip=args.ip)
+    pool = _pool_size(args)
+    cmd = voila_command(args.port, open_browser=not args.no_browser, cull_idle_timeout=args.cull_idle_timeout,
+                        ip=args.ip, pool_size=pool)
+    host = f"[{args.ip}]" if ":" in args.ip else args.ip
+    print(f"Serving the ntk_explorer dashboard on http://{host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+    print(f"Kernels started ahead of users: {pool}" + (" (--no-preheat)" if args.no_preheat else
+          f" (about {KERNEL_MIB} MiB each; change with --pool-size N or --no-preheat)"), flush=True)
+    if args.ip not in LOOPBACK:
+        print(f"WARNING: listening on {args.ip}: anyone who can reach port {args.port} of this machine can use "
+              f"the dashboard (no password); each visitor gets a kernel on this machine. Use it on a network "
+              f"you trust, e.g. a classroom's.", file=sys.stderr, flush=True)
+    return run_server(cmd, env)
+
+
+def run_server(cmd, env) -> int:
+    """Runs the server command; on POSIX it replaces this process (Ctrl-C and SIGTERM reach Voilà, no orphaned
+    server)."""
+    if os.name == "posix":
         os.execve(cmd[0], cmd, env)
     try:
         return subprocess.call(cmd, env=env)
@@ -156,6 +214,27 @@ def _size(text):
     return text.strip()
 
 
+def _count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _ip(text):
+    import ipaddress
+    text = text.strip()
+    if text == "localhost":
+        return text
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an IP address such as 127.0.0.1 or 0.0.0.0, got {text!r}")
+
+
 def _port(text):
     value = int(text)
     if not 0 < value < 65536:
@@ -170,8 +249,15 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"ntk-explorer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    dash = sub.add_parser("dashboard", help="serve the interactive dashboard with Voilà on 127.0.0.1")
-    dash.add_argument("--port", type=_port, default=8866, help="TCP port on 127.0.0.1 (default 8866)")
+    dash = sub.add_parser("dashboard", help="serve the interactive dashboard with Voilà (on 127.0.0.1 by default)")
+    dash.add_argument("--port", type=_port, default=8866, help="TCP port (default 8866)")
+    dash.add_argument("--ip", type=_ip, default="127.0.0.1",
+                      help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network "
+                           "of this machine, e.g. a classroom's; anyone who can reach the port can use it)")
+    dash.add_argument("--pool-size", type=_count, default=None,
+                      help=f"kernels started ahead of users (default: as many as a quarter of the available "
+                           f"memory holds at {KERNEL_MIB} MiB each, at most {POOL_CAP})")
+    dash.add_argument("--no-preheat", action="store_true", help="start each kernel only when a page asks for it")
     dash.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     dash.add_argument("--torch-threads", type=_positive(int), default=1,
                       help="torch/OpenMP/BLAS threads per kernel (default 1)")

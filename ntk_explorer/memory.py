@@ -1,14 +1,17 @@
 """Memory guard: estimate what a configuration needs before allocating it, refuse what exceeds the budget.
 
 The budget defaults to half of the memory available on the device (``MemAvailable`` for the CPU, free memory for
-CUDA), can be set with :func:`set_memory_budget` or the environment variable ``NTK_EXPLORER_MEMORY_BUDGET``
-(bytes; suffixes K, M, G allowed). Estimates count the large tensors (parameters and their copies, activations,
+CUDA; a reading is reused for one second by requests far below it, see :func:`check_memory`), can be set with
+:func:`set_memory_budget` or the environment variable ``NTK_EXPLORER_MEMORY_BUDGET`` (bytes; suffixes K, M, G
+allowed). Estimates count the large tensors (parameters and their copies, activations,
 kernel matrices, Jacobians), not Python overhead.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
+import time
 
 import torch
 
@@ -44,7 +47,13 @@ def parse_bytes(text):
 
 
 def memory_budget(device="cpu"):
-    """Bytes a single configuration may use on ``device``."""
+    """Bytes a single configuration may use on ``device`` (read afresh at every call)."""
+    configured = _configured_budget()
+    return configured if configured is not None else _half_available(device)
+
+
+def _configured_budget():
+    """The budget set with :func:`set_memory_budget` or NTK_EXPLORER_MEMORY_BUDGET, else None."""
     if _override is not None:
         return _override
     env = os.environ.get("NTK_EXPLORER_MEMORY_BUDGET")
@@ -53,6 +62,11 @@ def memory_budget(device="cpu"):
             return parse_bytes(env)
         except ValueError:
             raise ValueError(f"NTK_EXPLORER_MEMORY_BUDGET={env!r} is not a size in bytes (e.g. 8G)") from None
+    return None
+
+
+def _half_available(device):
+    """Half of the memory available now on ``device`` (MemAvailable of /proc/meminfo, CUDA free memory)."""
     if torch.device(device).type == "cuda":
         return torch.cuda.mem_get_info(torch.device(device))[0] // 2
     try:
@@ -65,6 +79,28 @@ def memory_budget(device="cpu"):
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
 
 
+#: A default budget read less than READING_TTL seconds ago is reused for a request at most 1/FAR_BELOW of it
+#: (reading /proc/meminfo costs about as much as a small NTK); anything closer to the budget reads it again.
+READING_TTL = 1.0
+FAR_BELOW = 8
+_readings = {}  # str(device) → (time.monotonic() of the reading, budget)
+
+
+def _budget_for(need, device):
+    """The budget to compare ``need`` with: the configured one, or half the available memory, re-read unless a
+    reading of the last READING_TTL seconds is at least FAR_BELOW × ``need``."""
+    configured = _configured_budget()
+    if configured is not None:
+        return configured
+    key, now = str(device), time.monotonic()
+    taken, budget = _readings.get(key, (-math.inf, 0))
+    if now - taken < READING_TTL and need * FAR_BELOW <= budget:
+        return budget
+    budget = _half_available(device)
+    _readings[key] = (now, budget)
+    return budget
+
+
 def format_bytes(n):
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if abs(n) < 1024 or unit == "PiB":
@@ -73,8 +109,9 @@ def format_bytes(n):
 
 
 def check_memory(need, what, advice, device="cpu"):
-    """Raise :class:`MemoryBudgetError` if ``need`` bytes exceed the budget; ``advice`` says what to lower."""
-    budget = memory_budget(device)
+    """Raise :class:`MemoryBudgetError` if ``need`` bytes exceed the budget; ``advice`` says what to lower.
+    A refusal, or a request above 1/FAR_BELOW of the budget, always compares with a fresh reading."""
+    budget = _budget_for(need, device)
     if need > budget:
         raise MemoryBudgetError(f"{what} would need about {format_bytes(need)}, more than the memory budget of "
                                 f"{format_bytes(budget)}; {advice} (or raise the budget with "

@@ -7,7 +7,8 @@ import urllib.request
 import pytest
 
 from ntk_explorer import __version__
-from ntk_explorer.cli import voila_command
+from ntk_explorer.cli import (DASHBOARD, KERNEL_MIB, POOL_CAP, dashboard_environment, preheat_pool_size,
+                              voila_command)
 
 
 def run_cli(*args):
@@ -29,6 +30,64 @@ def test_voila_command_is_loopback_with_culling():
     assert "--Voila.ip=127.0.0.1" in cmd and "--port=8123" in cmd and "--Voila.port_retries=0" in cmd
     assert any(c.startswith("--MappingKernelManager.cull_idle_timeout=") for c in cmd)
     assert "--no-browser" in cmd
+    assert cmd[1:3] == ["-m", "ntk_explorer_server.voila_app"]  # Voilà plus the route serving plotly's bundle
+    assert not any("preheat" in c for c in cmd)  # pool_size=0: no kernel pool
+
+
+def test_voila_command_starts_kernels_ahead_only_for_the_dashboard():
+    cmd = voila_command(8123, pool_size=3, ip="0.0.0.0")
+    assert "--preheat_kernel=True" in cmd and "--pool_size=3" in cmd and "--Voila.ip=0.0.0.0" in cmd
+    assert str(DASHBOARD) in cmd  # one notebook served: Voilà's pool holds kernels for that notebook only
+    assert any(c.startswith("--VoilaKernelManager.fill_delay=") for c in cmd)
+
+
+def test_pool_size_follows_the_available_memory():
+    kernel = KERNEL_MIB * 2**20
+    # a quarter of the available memory at KERNEL_MIB each, floored, capped at POOL_CAP
+    assert preheat_pool_size(0) == 0
+    assert preheat_pool_size(4 * kernel - 1) == 0
+    assert preheat_pool_size(4 * kernel) == 1
+    assert preheat_pool_size(4 * 3 * kernel + 5) == 3
+    assert preheat_pool_size(10**15) == POOL_CAP
+    assert preheat_pool_size(8 * 2**30, kernel_bytes=2**30, cap=100) == 2
+
+
+def test_pool_and_ip_options(capsys):
+    from ntk_explorer.cli import build_parser
+    args = build_parser().parse_args(["dashboard"])
+    assert (args.ip, args.pool_size, args.no_preheat) == ("127.0.0.1", None, False)
+    args = build_parser().parse_args(["dashboard", "--ip", "0.0.0.0", "--pool-size", "2", "--no-preheat"])
+    assert (args.ip, args.pool_size, args.no_preheat) == ("0.0.0.0", 2, True)
+    assert build_parser().parse_args(["dashboard", "--ip", "::1"]).ip == "::1"
+    for option, bad, message in [("--ip", "my-laptop", "IP address"), ("--ip", "300.1.1.1", "IP address"),
+                                 ("--pool-size", "-1", ">= 0"), ("--pool-size", "two", "integer")]:
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["dashboard", f"{option}={bad}"])
+        assert message in capsys.readouterr().err, (option, bad)
+
+
+def test_a_server_on_one_address_is_reached_there_by_pre_started_kernels():
+    assert "VOILA_APP_IP" not in dashboard_environment(1, base={}, ip="127.0.0.1")
+    assert "VOILA_APP_IP" not in dashboard_environment(1, base={}, ip="0.0.0.0")  # 127.0.0.1 reaches it
+    assert dashboard_environment(1, base={}, ip="192.168.1.20")["VOILA_APP_IP"] == "192.168.1.20"
+
+
+def test_network_address_prints_a_warning(monkeypatch, capsys):
+    """``--ip`` other than loopback warns that anyone who can reach the port can use the dashboard; the command
+    that would run is captured instead of executed."""
+    import ntk_explorer.cli as cli
+    ran = []
+    monkeypatch.setattr(cli, "run_server", lambda cmd, env: ran.append((cmd, env)) or 0)
+    assert cli.main(["dashboard", "--ip", "0.0.0.0", "--port", "8999", "--no-browser", "--pool-size", "2"]) == 0
+    out = capsys.readouterr()
+    assert "anyone who can reach port 8999" in out.err and "http://0.0.0.0:8999/" in out.out
+    assert "Kernels started ahead of users: 2" in out.out
+    cmd, env = ran[0]
+    assert "--Voila.ip=0.0.0.0" in cmd and "--pool_size=2" in cmd and env["NTK_EXPLORER_TORCH_THREADS"] == "1"
+    cli.main(["dashboard", "--no-browser", "--no-preheat"])
+    out = capsys.readouterr()
+    assert "WARNING" not in out.err and "Kernels started ahead of users: 0" in out.out
+    assert not any("preheat" in c for c in ran[1][0])
 
 
 def free_port():
@@ -54,7 +113,7 @@ def wait_for_port(port, proc, timeout=60):
 def dashboard_server():
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "ntk_explorer.cli", "dashboard", "--port", str(port),
-                             "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--no-browser", "--no-preheat"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, proc)
         yield port

@@ -107,6 +107,33 @@ def test_critical_learning_rates_and_the_closed_form_at_the_threshold():
         gd_mse_predictor(k_tt, y, 1.01 * rates.diverge)(math.inf, f0)
 
 
+@pytest.mark.parametrize("out", [1, 2])
+def test_linearized_loss_curve_against_iterated_updates_and_expm(out):
+    from ntk_explorer.dynamics import linearized_loss_curve
+
+    n, steps = 7, 25
+    _, k_tt, _ = _random_kernel(n, 0, out=out, seed=3)
+    k = k_tt if out == 1 else k_tt.transpose(0, 2, 1, 3).reshape(n * out, n * out)
+    rng = np.random.default_rng(4)
+    shape = (n,) if out == 1 else (n, out)
+    y, f0 = rng.standard_normal(shape), rng.standard_normal(shape)
+    lr = 0.9 * critical_learning_rates(k_tt).diverge
+    f, by_hand = f0.reshape(-1).copy(), []
+    for _ in range(steps + 1):  # f ← f − (lr/N) Θ (f − y), loss (1/N) Σ ½‖f − y‖²
+        by_hand.append(0.5 * np.sum((f - y.reshape(-1)) ** 2) / n)
+        f = f - lr / n * k @ (f - y.reshape(-1))
+    curve = linearized_loss_curve(k_tt, f0, y, lr, steps)
+    assert curve.shape == (steps + 1,) and np.allclose(curve, by_hand, rtol=1e-10, atol=1e-14)
+    flow = linearized_loss_curve(k_tt, f0, y, lr, steps, flow=True)
+    for t in (0, 3, steps):
+        r = scipy.linalg.expm(-lr * t / n * k) @ (f0 - y).reshape(-1)
+        assert flow[t] == pytest.approx(0.5 * r @ r / n, rel=1e-10)
+    above = linearized_loss_curve(k_tt, f0, y, 1.05 * critical_learning_rates(k_tt).diverge, 200)
+    assert above[-1] > 1e3 * above[0]  # past 2N/λ_max the top mode grows like 1.1^t
+    with pytest.raises(ValueError, match="steps"):
+        linearized_loss_curve(k_tt, f0, y, lr, -1)
+
+
 # ------------------------------------------------------------------------------------ training
 @pytest.fixture(scope="module")
 def circle():

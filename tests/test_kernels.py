@@ -172,3 +172,15 @@ def test_numpy_inputs_are_converted():
     m = MLP(2, 8, 1)
     x = np.array([[0.1, 0.2], [0.3, -0.4]], dtype=np.float32)
     torch.testing.assert_close(empirical_ntk(m, x), empirical_ntk(m, torch.as_tensor(x, dtype=F64)))
+
+
+def test_huge_finite_inputs_pass_and_one_infinite_entry_among_them_does_not():
+    """as_inputs accepts finite entries whose sum overflows and still finds a NaN or inf among them."""
+    model = MLP(2, 4, 1, activation="tanh", seed=2)
+    huge = torch.full((3, 2), 1e308, dtype=F64)
+    assert empirical_ntk(model, huge).shape == (3, 3)  # accepted (the kernel itself overflows: x·x = 1e616)
+    for bad in (math.inf, -math.inf, math.nan):
+        x = huge.clone()
+        x[1, 0] = bad
+        with pytest.raises(ValueError, match="NaN or inf"):
+            empirical_ntk(model, x)

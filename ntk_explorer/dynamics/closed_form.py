@@ -27,7 +27,7 @@ import torch
 from ..validation import check_bool
 
 __all__ = ["CriticalLearningRates", "critical_learning_rates", "gd_mse_predictor", "kernel_matrix",
-           "kernel_regression_operator"]
+           "kernel_regression_operator", "linearized_loss_curve"]
 
 
 class CriticalLearningRates(NamedTuple):
@@ -187,3 +187,25 @@ def kernel_regression_operator(k_train_train, k_eval_train, lr: float, t, *, flo
     cutoff = k.shape[0] * torch.finfo(k.dtype).eps * float(eigenvalues.abs().max())
     _, g = _mode_factors(eigenvalues, check_learning_rate(lr), n, _check_time(t, flow), flow, cutoff)
     return (k_eval @ vectors) * g @ vectors.T
+
+
+def linearized_loss_curve(k_train_train, f0_train, y_train, lr: float, steps: int, *, flow: bool = False) -> np.ndarray:
+    """Training loss L_t = (1/N) Σ_i ½‖f^lin_t(x_i) − y_i‖² of the linearized model for t = 0, 1, …, steps.
+
+    In the eigenbasis Θ = Σ_i λ_i u_i u_iᵀ of k_train_train the residual decouples (Y. Chen, "Linearized
+    Networks", eqs. (9), (15); module docstring): L_t = (1/2N) Σ_i A_t(λ_i)² (u_iᵀ(f_0 − Y))² with
+    A_t(λ) = (1 − lr λ/N)^t for discrete GD and e^{−lr λ t/N} for gradient flow over the time lr·t (flow=True).
+    Returns a float64 array of shape (steps + 1,); with lr above 2N/λ_max the GD curve grows (no error is raised).
+    """
+    k, n, o = _train_kernel(k_train_train)
+    lr, flow = check_learning_rate(lr), check_bool(flow, "flow")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be an integer ≥ 0, got {steps!r}")
+    y = _flatten_targets(y_train, "y_train", n, o, k.device)
+    residual = _flatten_targets(f0_train, "f0_train", n, o, k.device) - y
+    eigenvalues, vectors = torch.linalg.eigh(k)
+    power = (vectors.T @ residual) ** 2  # (u_iᵀ r_0)²
+    t = torch.arange(int(steps) + 1, dtype=k.dtype, device=k.device)[:, None]
+    z = lr * eigenvalues / n
+    decay = torch.exp(-z * t) if flow else (1 - z) ** t
+    return ((decay**2 * power).sum(1) / (2 * n)).cpu().numpy()

@@ -22,27 +22,25 @@ step; ``ntk_explorer.width_sweep`` reports sup_t over recorded steps.)
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import fields
-from typing import Callable, Iterator, Optional, Union
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
 
 from ..data import Dataset
-from ..dynamics import critical_learning_rates, kernel_matrix, train_stream
+from ..dynamics import (ItemStream, StopSignal, check_stop, critical_learning_rates, kernel_matrix, stop_requested,
+                        train_stream)
 from ..dynamics.losses import Loss
 from ..kernels import analytic_kernels, centered_alignment, empirical_ntk
 from ..memory import check_training_memory
 from ..models import MLP
 from ..validation import check_count
-from .config import ExperimentConfig, as_config, check_seeds, check_widths, config_device, interactive
+from .config import ExperimentConfig, as_config, check_seeds, check_widths, config_device, interactive, progress_bar
 from .phase_result import PhaseCell, PhaseDiagram, PhaseRun, PhaseSettings
 
 __all__ = ["lazy_rich_phase", "lazy_rich_phase_stream", "PhaseStream", "check_scales", "classification_accuracy",
            "phase_learning_rate", "PHASE_DEFAULTS", "PHASE_LR_FRACTION", "PHASE_WIDTHS", "PHASE_SCALES"]
-
-StopSignal = Union[threading.Event, Callable[[], bool], None]
 
 PHASE_DEFAULTS = dict(depth=1, lr=None)
 PHASE_LR_FRACTION = 0.05
@@ -65,15 +63,6 @@ def check_scales(scales) -> np.ndarray:
     if not scales or bad:
         raise ValueError(f"scales must be a non-empty list of positive finite numbers, got {scales!r}"[:200])
     return np.asarray(sorted({float(a) for a in scales}))
-
-
-def _check_stop(stop):
-    if stop is not None and not (hasattr(stop, "is_set") or callable(stop)):
-        raise TypeError(f"stop must be a threading.Event or a callable, got {type(stop).__name__}")
-
-
-def _stopped(stop) -> bool:
-    return stop is not None and bool(stop.is_set() if hasattr(stop, "is_set") else stop())
 
 
 def classification_accuracy(outputs, targets) -> float:
@@ -131,7 +120,7 @@ def _on_device(data: Dataset, device) -> Dataset:
     return Dataset(**{**{f.name: getattr(data, f.name) for f in fields(Dataset)}, **moved})
 
 
-class PhaseStream:
+class PhaseStream(ItemStream):
     """The iterator :func:`lazy_rich_phase_stream` returns: yields :class:`PhaseCell` s, widths ascending and
     within a width α ascending.  Before the first cell it already holds the grid (``widths`` (W,), ``scales``
     (A,)), ``seeds``, ``settings`` (a :class:`PhaseSettings`), ``dataset`` (the data every network trains on)
@@ -146,23 +135,14 @@ class PhaseStream:
         self.stopped = False
         self._loss = Loss(config.loss, self.dataset.out_dim)
         self._y_eval = self._loss.targets(self.dataset.y_eval, len(self.dataset.y_eval))
-        self._cells = self._generate()
-
-    def __iter__(self) -> "PhaseStream":
-        return self
-
-    def __next__(self) -> PhaseCell:
-        return next(self._cells)
-
-    def close(self) -> None:
-        self._cells.close()
+        super().__init__(self._generate())
 
     def _generate(self) -> Iterator[PhaseCell]:
         for i, width in enumerate(self.widths):
             for j, scale in enumerate(self.scales):
                 runs = []
                 for seed in self.seeds:
-                    run = None if _stopped(self.stop) else self.train_one(int(width), float(scale), seed)
+                    run = None if stop_requested(self.stop) else self.train_one(int(width), float(scale), seed)
                     if run is None:
                         self.stopped = True
                         return
@@ -179,7 +159,7 @@ class PhaseStream:
     def train_one(self, width: int, scale: float, seed: int) -> Optional[PhaseRun]:
         """Trains one network and measures it; None when ``stop`` ended its training."""
         data, model = self.dataset, self.model(width, seed)
-        stream = train_stream(model, data.x_train, data.y_train, lr=self.config.lr * model.lr_scale,
+        stream = train_stream(model, data.x_train, data.y_train, lr=model.scaled_lr(self.config.lr),
                               steps=self.config.steps, x_eval=data.x_eval, loss=self.config.loss,
                               record_every=self.config.steps, output_scale=scale, stop=self.stop)
         snapshots = list(stream)
@@ -191,6 +171,8 @@ class PhaseStream:
         return self.measure(width, scale, seed, stream, snapshots[0], last)
 
     def measure(self, width, scale, seed, stream, first, last) -> PhaseRun:
+        """Every measure of a finished run from its exhausted ``stream`` (Θ_0, the trained network) and its first
+        and last snapshots (losses, h and h^lin on the eval points)."""
         data, n, out = self.dataset, len(self.dataset.y_train), self.dataset.out_dim
         theta_0 = stream.initial_ntk
         theta_t = kernel_matrix(empirical_ntk(stream.network, data.x_train), dtype=theta_0.dtype)[0]
@@ -208,7 +190,8 @@ class PhaseStream:
             test_loss=float(self._loss.value(f, self._y_eval)),
             test_loss_lin=float(self._loss.value(f_lin, self._y_eval)),
             test_accuracy=accuracy[0], test_accuracy_lin=accuracy[1], train_loss=last.loss,
-            train_loss_lin=last.loss_lin, alignment_initial=alignment[0], alignment_final=alignment[1], alignment_change=alignment[1] - alignment[0], initial_loss=first.loss)
+            train_loss_lin=last.loss_lin, alignment_initial=alignment[0], alignment_final=alignment[1],
+            alignment_change=alignment[1] - alignment[0], initial_loss=first.loss)
 
 
 def lazy_rich_phase_stream(widths, scales, *, parameterization: str = "ntk", dataset="digits", steps: int = 300,
@@ -228,7 +211,7 @@ def lazy_rich_phase_stream(widths, scales, *, parameterization: str = "ntk", dat
     ``stream.settings.lr``).  Arguments and the memory of the widest run are checked before
     anything is trained (MemoryBudgetError says what to lower)."""
     widths, scales, seeds = check_widths(widths), check_scales(scales), check_seeds(seeds)
-    _check_stop(stop)
+    check_stop(stop)
     base, lr = _config(parameterization, dataset, steps, config)
     data = dataset if isinstance(dataset, Dataset) else base.dataset()
     base = as_config(base, lr=phase_learning_rate(data, base) if lr is None else lr)
@@ -248,8 +231,7 @@ def lazy_rich_phase(widths, scales, *, parameterization: str = "ntk", dataset="d
                                     steps=steps, seeds=seeds, stop=stop, **config)
     cells = stream
     if interactive() if progress is None else progress:
-        from tqdm.auto import tqdm  # imported on demand: in a notebook it brings in ipywidgets
-        cells = tqdm(stream, total=stream.n_cells, desc="lazy-rich phase")
+        cells = progress_bar(stream, total=stream.n_cells, desc="lazy-rich phase")
     done = tuple(cells)
     return PhaseDiagram.from_cells(stream.widths, stream.scales, stream.settings, done,
                                    complete=not stream.stopped and len(done) == stream.n_cells)

@@ -16,6 +16,7 @@ The pseudo-NTK (Mohamadi, Bae & Sutherland 2023) is the NTK of g(x) = Σ_o f_o(x
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -46,9 +47,11 @@ def empirical_ntk(model, x1, x2=None, method="auto", pseudo=False, *, memory_bud
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     pseudo = check_bool(pseudo, "pseudo")
     memory_budget = int(check_finite_number(memory_budget, "memory_budget", minimum=0, strict=True))
-    dtype, device = model_dtype_device(model)
     is_mlp = isinstance(model, MLP) and type(model).forward is MLP.forward
-    in_dim = model.in_dim if is_mlp else None
+    if is_mlp:  # its parameters share one dtype and device: read them off the first weight
+        dtype, device, in_dim = model.weights[0].dtype, model.weights[0].device, model.config.in_dim
+    else:
+        (dtype, device), in_dim = model_dtype_device(model), None
     x1 = as_inputs(x1, "x1", dtype=dtype, device=device, in_dim=in_dim)
     x2 = x1 if x2 is None else as_inputs(x2, "x2", dtype=dtype, device=device, in_dim=in_dim)
     if x1.shape[1] != x2.shape[1]:
@@ -56,7 +59,7 @@ def empirical_ntk(model, x1, x2=None, method="auto", pseudo=False, *, memory_bud
     if method == "structured" and not is_mlp:
         raise ValueError("method='structured' needs an ntk_explorer.MLP; use method='jacobian' or 'ntk_vp'")
     _check_kernel_memory(model, x1.shape[0], x2.shape[0], method, pseudo, is_mlp, dtype, device)
-    with full_precision_matmul():
+    with full_precision_matmul() if device.type == "cuda" else contextlib.nullcontext():  # TF32: CUDA only
         if method == "structured" or (method == "auto" and is_mlp):
             theta = _structured(model, x1, x2, pseudo, memory_budget)
         else:
@@ -67,16 +70,17 @@ def empirical_ntk(model, x1, x2=None, method="auto", pseudo=False, *, memory_bud
             n_params = sum(p.numel() for p in params.values())
             theta = _blockwise(lambda a, b: block(f, params, a, b), x1, x2, n_out,
                                _generic_chunk(method, n_out, n_params, memory_budget))
-    return theta[:, :, 0, 0] if theta.shape[-1] == 1 else theta
+    return theta.reshape(theta.shape[0], theta.shape[1]) if theta.shape[-1] == 1 else theta
 
 
 def _check_kernel_memory(model, n1, n2, method, pseudo, is_mlp, dtype, device):
     itemsize = torch.finfo(dtype).bits // 8
     if is_mlp:
-        out = 1 if pseudo else model.out_dim
+        c = model.config
+        out = 1 if pseudo else c.out_dim
         kind = "structured" if method in ("auto", "structured") else "jacobian"
-        need = estimate_ntk_bytes(n1, n2, out, width=model.width, depth=model.depth, in_dim=model.in_dim,
-                                  method=kind, itemsize=itemsize)
+        need = estimate_ntk_bytes(n1, n2, out, width=c.width, depth=c.depth, in_dim=c.in_dim, method=kind,
+                                  itemsize=itemsize)
     else:
         need = n1 * n2 * itemsize + sum(p.numel() for p in model.parameters()) * itemsize
     check_memory(need, f"the empirical NTK of {n1} x {n2} inputs (method={method!r})",
@@ -84,55 +88,62 @@ def _check_kernel_memory(model, n1, n2, method, pseudo, is_mlp, dtype, device):
 
 
 # ----------------------------------------------------------------------------------------------- structured
-def _cotangents(model, pseudo):
-    """Rows V (K × O) of output combinations: the identity, or one row of 1/√O for the pseudo-NTK."""
-    O = model.out_dim
+def _cotangents(out_dim, pseudo, dtype, device):
+    """Rows V (K × O) of output combinations: the identity, or one row of 1/√O for the pseudo-NTK; None for a
+    single output (V = [[1]], nothing to multiply by)."""
+    if out_dim == 1:
+        return None
     if pseudo:
-        return torch.full((1, O), 1.0 / math.sqrt(O), dtype=model.dtype, device=model.device)
-    return torch.eye(O, dtype=model.dtype, device=model.device)
+        return torch.full((1, out_dim), 1.0 / math.sqrt(out_dim), dtype=dtype, device=device)
+    return torch.eye(out_dim, dtype=dtype, device=device)
 
 
-def _structured_features(model, x, V):
+def _structured_features(model, weights, biases, x, V):
     """Activations a^l entering every layer and backpropagated δ^{l+1} = ∂(V f)/∂h^{l+1} of the hidden layers."""
-    mw, mb, dphi = model.weight_multipliers, model.bias_multipliers, activation_derivative(model.activation)
+    mw, mb, depth = model.weight_multipliers, model.bias_multipliers, len(weights) - 1
+    dphi = activation_derivative(model.config.activation)
     acts, pre = [x], []
-    for l in range(model.depth):
-        h = torch.addmm(model.biases[l] * mb[l], acts[-1], model.weights[l].t(), alpha=mw[l])
+    for l in range(depth):
+        h = torch.addmm(biases[l] * mb[l], acts[-1], weights[l].t(), alpha=mw[l])
         pre.append(h)
         acts.append(model.phi(h))
-    deltas = [None] * model.depth
-    g = (mw[-1] * V) @ model.weights[-1]  # (K, width): ∂(V f)/∂a^depth, the same for every input
-    g = g.unsqueeze(0)
-    for l in range(model.depth - 1, -1, -1):
+    deltas = [None] * depth
+    g = mw[-1] * weights[-1] if V is None else (mw[-1] * V) @ weights[-1]  # (K, width): ∂(V f)/∂a^depth
+    g = g.unsqueeze(0)  # the same for every input
+    for l in range(depth - 1, -1, -1):
         delta = g * dphi(pre[l]).unsqueeze(1)  # (N, K, n_{l+1})
         deltas[l] = delta
         if l > 0:
-            g = mw[l] * (delta @ model.weights[l])
+            g = mw[l] * (delta @ weights[l])
     return acts, deltas
 
 
 def _structured(model, x1, x2, pseudo, memory_budget):
-    V = _cotangents(model, pseudo)
-    K = V.shape[0]
-    VVt = V @ V.t()
-    floats_per_input = (1 + K) * (model.in_dim + model.depth * model.width)
+    c = model.config
+    V = _cotangents(c.out_dim, pseudo, x1.dtype, x1.device)
+    K = 1 if V is None else V.shape[0]
+    VVt = None if V is None else V @ V.t()
+    floats_per_input = (1 + K) * (c.in_dim + c.depth * c.width)
     chunk = max(1, memory_budget // (8 * floats_per_input))
     mw, mb = model.weight_multipliers, model.bias_multipliers
+    weights, biases = list(model.weights), list(model.biases)
 
     def block(xa, xb):
         with torch.no_grad():
-            Fa = _structured_features(model, xa, V)
-            Fb = Fa if xb is xa else _structured_features(model, xb, V)
+            acts_a, deltas_a = _structured_features(model, weights, biases, xa, V)
+            acts_b, deltas_b = (acts_a, deltas_a) if xb is xa else _structured_features(model, weights, biases, xb, V)
             na, nb = xa.shape[0], xb.shape[0]
-            theta = torch.zeros(na, nb, K, K, dtype=xa.dtype, device=xa.device)
-            for l in range(model.depth + 1):
-                coef = mw[l] ** 2 * (Fa[0][l] @ Fb[0][l].t()) + mb[l] ** 2
-                if l == model.depth:
-                    theta += coef[:, :, None, None] * VVt
-                else:
-                    da, db = Fa[1][l], Fb[1][l]
-                    D = (da.reshape(na * K, -1) @ db.reshape(nb * K, -1).t()).reshape(na, K, nb, K)
-                    theta += coef[:, :, None, None] * D.permute(0, 2, 1, 3)
+            # Θ = Σ_l (m_W[l]² A_l + m_b[l]²) ⊙ D_l; the readout's D is VVᵀ over outputs
+            coef = [mw[l] ** 2 * (acts_a[l] @ acts_b[l].t()) + mb[l] ** 2 for l in range(c.depth + 1)]
+            if K == 1:  # one output or the pseudo-NTK: (na, nb) matrices throughout
+                theta = coef[-1] if VVt is None else coef[-1] * VVt
+                for l in range(c.depth):
+                    theta += coef[l] * (deltas_a[l].reshape(na, -1) @ deltas_b[l].reshape(nb, -1).t())
+                return theta.reshape(na, nb, 1, 1)
+            theta = coef[-1].reshape(na, nb, 1, 1) * VVt
+            for l in range(c.depth):
+                D = deltas_a[l].reshape(na * K, -1) @ deltas_b[l].reshape(nb * K, -1).t()
+                theta += coef[l].reshape(na, nb, 1, 1) * D.reshape(na, K, nb, K).permute(0, 2, 1, 3)
             return theta
 
     return _blockwise(block, x1, x2, K, chunk)

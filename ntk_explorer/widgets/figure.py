@@ -1,32 +1,108 @@
 """How the panels make their plotly FigureWidgets: the one place that knows about FigureWidget internals.
 
-Every panel builds its figures with :func:`figure_widget`; :func:`sync_view_state` makes a view created after
-the figure was drawn (Voilà connects after the notebook ran, a reloaded page) start from the current data.
+Every panel builds its figures with :func:`figure_widget`, which returns a :class:`ServedFigureWidget`: plotly's
+FigureWidget, with its update API unchanged (``batch_update``, assigning trace data, ``on_click``), except for two
+things that make pages light and correct:
+
+- **plotly.js once per page, over HTTP.**  plotly's FigureWidget sends its whole bundle (plotly.js and the widget,
+  ~5 MB) as the anywidget ``_esm`` of every figure, over the kernel websocket.  Here ``_esm`` is :data:`LOADER_ESM`,
+  a few hundred bytes that import the bundle from the page's own Jupyter server (route
+  ``ntk_explorer_server.BUNDLE_ROUTE`` under the page's base URL, served from the installed plotly), and re-export
+  its default export, a factory, so every figure keeps its own state.  The browser fetches the bundle once per
+  page (one module per URL) and caches it across pages.
+- **A view created after drawing starts from the current figure.**  plotly sends edits as one-shot messages and
+  syncs its initial-state traits only when a figure is built, so a page that connects later (Voilà connects after
+  the notebook ran, always so with a pre-started kernel; a reloaded page) would show the figure as built.
+  :meth:`ServedFigureWidget.get_state` (ipywidgets' public hook, called whenever a front end asks for the widget's
+  state) answers with the figure's current traces and layout, read through plotly's public ``to_plotly_json``.
 """
 from __future__ import annotations
 
-import copy
+import json
 
 import plotly.graph_objects as go
+from ntk_explorer_server import BUNDLE_ROUTE, bundle_query
 
-__all__ = ["FIGURE_WIDTH", "figure_widget", "sync_view_state"]
+__all__ = ["FIGURE_WIDTH", "LOADER_ESM", "ServedFigureWidget", "figure_widget", "sync_view_state", "bundle_url_path"]
 
 FIGURE_WIDTH = 445  # two figures side by side next to the controls fit a 1280-pixel-wide window
 
+# plotly's names for the traits its JavaScript model starts a view from (plotly/basewidget.py; the bundle reads
+# them with model.get).  The only plotly-specific names used here; tests/test_frontends.py fails loudly when a
+# plotly release renames them.
+VIEW_STATE_TRAITS = {"data": "_widget_data", "layout": "_widget_layout"}
 
-def figure_widget(fig: go.Figure, width: int = FIGURE_WIDTH) -> go.FigureWidget:
-    """A FigureWidget of a fixed width (autosize measures the container before it is laid out, too small)."""
+
+def bundle_url_path() -> str:
+    """The bundle's URL relative to the page's base URL, with the plotly version that makes it cacheable."""
+    return f"{BUNDLE_ROUTE}?{bundle_query()}"
+
+
+_LOADER_TEMPLATE = """\
+// ntk_explorer: plotly's FigureWidget, with plotly.js fetched once per page from the Jupyter server (not sent
+// over the kernel websocket with every figure).  Re-exports the bundle's default export (a factory: one state per
+// figure).
+const ROUTE = %(route)s;
+const element = document.getElementById("jupyter-config-data");
+const baseUrl = element ? JSON.parse(element.textContent).baseUrl : undefined;
+if (!baseUrl) {
+  throw new Error("ntk_explorer: this page has no Jupyter base URL (jupyter-config-data), so plotly's widget "
+                  + "bundle cannot be located; open the notebook in JupyterLab or Voila");
+}
+const url = new URL(baseUrl.replace(/\\/?$/, "/") + ROUTE, window.location.href).href;
+let bundle;
+try {
+  bundle = await import(url);
+} catch (error) {
+  throw new Error(`ntk_explorer: could not load plotly's widget bundle from ${url} (${error}). Serve the page with `
+                  + "`ntk-explorer dashboard`, or enable the server extension: "
+                  + "`jupyter server extension enable ntk_explorer_server`");
+}
+export default bundle.default;
+"""
+
+
+def _loader_esm() -> str:
+    return _LOADER_TEMPLATE % {"route": json.dumps(bundle_url_path())}
+
+
+LOADER_ESM = _loader_esm()
+
+
+class ServedFigureWidget(go.FigureWidget):
+    """plotly's FigureWidget whose plotly.js comes from the server over HTTP (see the module docstring)."""
+
+    _esm = LOADER_ESM  # anywidget's module of the widget (anywidget's public API for a widget's front end)
+
+    def __init__(self, *args, **kwargs):
+        self._built = False  # the widget's comm opens (and reads the state) before plotly has set the figure up
+        super().__init__(*args, **kwargs)
+        self._built = True
+
+    def get_state(self, key=None, drop_defaults=False):
+        """ipywidgets' state of this widget, with the initial-view traits replaced by the current figure."""
+        state = super().get_state(key, drop_defaults=drop_defaults)
+        if not self._built:
+            return state
+        current = {"data": [trace.to_plotly_json() for trace in self.data], "layout": self.layout.to_plotly_json()}
+        for part, trait in VIEW_STATE_TRAITS.items():
+            if trait in state:
+                to_json = self.trait_metadata(trait, "to_json")
+                state[trait] = to_json(current[part], self)
+        return state
+
+
+def figure_widget(fig: go.Figure, width: int = FIGURE_WIDTH) -> ServedFigureWidget:
+    """A :class:`ServedFigureWidget` of a fixed width (autosize measures the container before it is laid out,
+    too small)."""
     fig.update_layout(width=width, autosize=False)
-    return go.FigureWidget(fig)
+    return ServedFigureWidget(fig)
 
 
 def sync_view_state(fig) -> None:
-    """Copies a FigureWidget's current data and layout into the traits a *new* view starts from.
-
-    FigureWidget sends edits as one-shot delta messages and sets ``_widget_data``/``_widget_layout`` only when
-    created or displayed directly; a view created later (Voilà connects after the notebook ran; a reloaded page;
-    a figure inside a Box) would show the figure as it was built.  The JavaScript model ignores changes of
-    these traits, so setting them redraws nothing: it only fixes what later views start from."""
-    if hasattr(fig, "_widget_data"):
-        fig._widget_layout = copy.deepcopy(fig._layout_obj._props)
-        fig._widget_data = copy.deepcopy(fig._data)
+    """Nothing left to do for figures made by :func:`figure_widget`: their state is read fresh whenever a view
+    asks (``ServedFigureWidget.get_state``).  Kept so that callers written before that keep working; it refuses
+    other figures, whose later views would silently start from the figure as built."""
+    if not isinstance(fig, ServedFigureWidget):
+        raise TypeError(f"expected a figure made by ntk_explorer.widgets.figure.figure_widget, got "
+                        f"{type(fig).__name__}: only those hand a new view their current data")
