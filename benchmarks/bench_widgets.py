@@ -45,7 +45,7 @@ class Clock:
 
 
 class CommRecorder:
-    """Records every comm message the widgets send (msg type, comm id, JSON bytes, buffer bytes) while active.
+    """Records every comm message the widgets send (msg type, comm id, JSON bytes, buffer bytes, data) while active.
     Without a kernel ipywidgets talks through ``comm.DummyComm``, whose ``publish_msg`` receives exactly what a
     kernel would put on the wire (data, buffers): wrapping it counts messages and bytes per frame."""
 
@@ -61,7 +61,7 @@ class CommRecorder:
             size = len(json.dumps(data, separators=(",", ":"), default=str).encode())
             buffer_bytes = sum(memoryview(b).nbytes for b in (buffers or ()))
             with recorder._lock:
-                recorder.messages.append((msg_type, comm_self.comm_id, size, buffer_bytes))
+                recorder.messages.append((msg_type, comm_self.comm_id, size, buffer_bytes, data))
             return original(comm_self, msg_type, data=data, metadata=metadata, buffers=buffers, **keys)
         comm.DummyComm.publish_msg = publish_msg
         try:

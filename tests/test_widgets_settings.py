@@ -9,8 +9,6 @@ import threading
 import types
 from pathlib import Path
 
-import comm
-import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -23,6 +21,12 @@ from ntk_explorer.widgets import PANELS, Dashboard, LazySettings, LazyTrainingPa
 from ntk_explorer.widgets.settings import Angles, Choice, Flag, Text
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) does not put the repository root on sys.path
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_widgets import CommRecorder  # noqa: E402  (the benchmark's message counter)
+from test_robustness_widgets import widgets_in  # noqa: E402
+
 KEYS = list(PANELS)
 
 
@@ -43,15 +47,6 @@ def other_value(spec, default):
 def overrides_for(settings_class) -> dict:
     defaults = settings_class()
     return {name: other_value(spec, getattr(defaults, name)) for name, spec in settings_class.specs().items()}
-
-
-def widgets_in(root):
-    stack, seen = [root], []
-    while stack:
-        widget = stack.pop()
-        seen.append(widget)
-        stack.extend(c for c in getattr(widget, "children", ()) if isinstance(c, W.Widget))
-    return seen
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -125,27 +120,6 @@ def test_one_figure_widget_per_panel(key):
     assert len({t.meta for t in panel.figure.data}) == len(panel.figure.data)  # every trace has its own key
 
 
-class CommRecorder:
-    """Counts the comm messages the widgets send (what a kernel would put on the websocket)."""
-
-    def __init__(self):
-        self.messages, self.lock = [], threading.Lock()
-
-    @contextlib.contextmanager
-    def active(self):
-        original = comm.DummyComm.publish_msg
-
-        def publish_msg(comm_self, msg_type, data=None, metadata=None, buffers=None, **keys):
-            with self.lock:
-                self.messages.append((comm_self.comm_id, msg_type, data))
-            return original(comm_self, msg_type, data=data, metadata=metadata, buffers=buffers, **keys)
-        comm.DummyComm.publish_msg = publish_msg
-        try:
-            yield self
-        finally:
-            comm.DummyComm.publish_msg = original
-
-
 def test_one_batch_update_per_frame_and_the_messages_it_sends():
     panel = LazyTrainingPanel(width=32, depth=1, n=8, steps=200)
     calls, draws, depth = [], [], [0]
@@ -172,7 +146,7 @@ def test_one_batch_update_per_frame_and_the_messages_it_sends():
         assert panel.wait(120) == "done"
     assert len(draws) >= 3 and len(calls) == len(draws)  # one batch_update per drawn frame, nothing outside
     assert set(calls) != {threading.get_ident()}  # drawn in the worker thread
-    mine = [data for comm_id, kind, data in recorder.messages if comm_id == panel.figure.comm.comm_id]
+    mine = [m[4] for m in recorder.messages if m[0] == "comm_msg" and m[1] == panel.figure.comm.comm_id]
     updates = [d for d in mine if "_py2js_update" in d.get("state", {}) and d["state"]["_py2js_update"]]
     assert len(updates) <= len(draws)  # at most one plotly update message per frame (none if nothing changed)
     assert not [d for d in mine if any(k in d.get("state", {}) for k in ("_py2js_restyle", "_py2js_relayout"))]
