@@ -40,12 +40,13 @@ LAYERS = [
                               "dynamics.training", "spectra", "spectra.domains", "spectra.eigenlearning",
                               "spectra.mode_dynamics"]),
     ("experiments", ["experiments", "experiments.config", "experiments.ensembles", "experiments.measurements",
-                     "experiments.phase", "experiments.phase_result", "experiments.sweeps", "exercises"]),
+                     "experiments.phase", "experiments.phase_lines", "experiments.phase_result", "experiments.sweeps",
+                     "exercises"]),
     ("public face", [""]),  # ntk_explorer/__init__.py
     ("plots", ["plots", "plots.figures", "plots.panels"]),
     ("widgets", ["widgets", "widgets.dashboard", "widgets.figure", "widgets.guards", "widgets.infinite", "widgets.lazy",
                  "widgets.lazy_setup", "widgets.learnability", "widgets.panel", "widgets.registry", "widgets.runner",
-                 "widgets.spectral", "widgets.state", "widgets.width"]),
+                 "widgets.spectral", "widgets.state", "widgets.width", "widgets.phase", "widgets.settings"]),
     ("cli", ["cli"]),
 ]
 LAYER = {(f"{PACKAGE}.{name}" if name else PACKAGE): i for i, (_, names) in enumerate(LAYERS) for name in names}

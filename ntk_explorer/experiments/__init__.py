@@ -6,6 +6,7 @@ from .ensembles import EnsembleResult, GPPrediction, ensemble, gp_prediction
 from .measurements import SMOOTHNESS, NTKError, ntk_error, ntk_errors, two_layer_gaps
 from .phase import (PHASE_DEFAULTS, PHASE_LR_FRACTION, PHASE_SCALES, PHASE_WIDTHS, PhaseStream, check_scales,
                     classification_accuracy, lazy_rich_phase, lazy_rich_phase_stream, phase_learning_rate)
+from .phase_lines import IsoLine, alpha_sqrt_width_isolines, grid_edges, isoline_levels
 from .phase_result import (PHASE_MEASURE_LABELS, PHASE_MEASURES, PhaseCell, PhaseDiagram, PhaseRun, PhaseSettings,
                            PhaseSlopes, fit_phase_slopes)
 from .sweeps import (SWEEP_METRICS, Slope, SweepRun, SweepStream, WidthSweep, fit_slope, loglog_slope, summarize_runs,
@@ -17,4 +18,4 @@ __all__ = ["ExperimentConfig", "width_sweep", "width_sweep_stream", "SweepRun", 
            "two_layer_gaps", "lazy_rich_phase", "lazy_rich_phase_stream", "PhaseStream", "PhaseDiagram", "PhaseCell",
            "PhaseRun", "PhaseSettings", "PhaseSlopes", "fit_phase_slopes", "PHASE_MEASURES", "PHASE_MEASURE_LABELS",
            "PHASE_DEFAULTS", "check_scales", "classification_accuracy", "phase_learning_rate", "PHASE_LR_FRACTION",
-           "PHASE_WIDTHS", "PHASE_SCALES"]
+           "PHASE_WIDTHS", "PHASE_SCALES", "IsoLine", "alpha_sqrt_width_isolines", "grid_edges", "isoline_levels"]
