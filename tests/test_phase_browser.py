@@ -17,13 +17,14 @@ PHASE = ".ntk-panel-phase"
 LOAD_TIMEOUT_MS = 180_000
 RUN_TIMEOUT_MS = 180_000
 CELLS = """(sel) => {
-    // plotly.js's own copy of the heat map (what is drawn): [finished cells, all cells]
+    // plotly.js's own copy of the heat map (what is drawn): [finished cells, all cells]; a finished cell shows its
+    // value (or "diverged") as text, a cell not computed yet shows nothing
     const gd = document.querySelector(sel);
     if (!gd || !gd.data) return null;
     const trace = gd.data.find(t => t.meta === 'cells');
-    if (!trace || !trace.z) return null;
+    if (!trace || !trace.text) return null;
     let done = 0, all = 0;
-    for (const row of trace.z) for (const v of row) { all++; if (Number.isFinite(v)) done++; }
+    for (const row of trace.text) for (const v of row) { all++; if (v) done++; }
     return [done, all]; }"""
 
 
@@ -98,8 +99,11 @@ def page(browser, server):
 
 
 def test_cells_appear_live_while_the_grid_is_computed(page):
+    wait_for_status(page, PHASE, r"Run #1 done: 20 cells")  # the first display's run (it may end before the page
+    wait_for_cells(page, "done === all")  # has rendered: Voilà shows the page after the notebook ran)
+    page.locator(f"{PHASE} button.jupyter-button", has_text="Run").first.click()
     partial = wait_for_cells(page, "done > 0 && done < all")  # some cells drawn, the run still going
-    wait_for_status(page, PHASE, r"Run #1 done: 20 cells")
+    wait_for_status(page, PHASE, r"Run #2 done: 20 cells")
     final = wait_for_cells(page, "done === all")
     assert final == [20, 20] and 0 < partial[0] < 20
     texts = page.locator(f"{PHASE} .js-plotly-plot .heatmaplayer text").all_text_contents()
@@ -120,14 +124,14 @@ def readout(page, label: str) -> str:
 
 
 def test_a_click_on_a_cell_opens_the_lazy_tab_at_its_width_and_scale(page):
-    wait_for_status(page, PHASE, r"Run #1 done")
+    wait_for_status(page, PHASE, r"Run #2 done")
     x, y = cell_center(page, 64, 3.0)
     page.mouse.move(x, y)  # plotly reports a click on the point under the pointer
     page.mouse.click(x, y)
     page.wait_for_selector(f"{LAZY} .js-plotly-plot", state="visible", timeout=LOAD_TIMEOUT_MS)
     assert page.locator(f"{PHASE}").first.is_hidden()  # the tab changed
     assert readout(page, "width n") == "64"
-    assert readout(page, "output scale α") == "3"
+    assert float(readout(page, "output scale α")) == 3.0
     assert readout(page, "GD steps") == "300" and readout(page, "hidden layers") == "1"
     wait_for_status(page, LAZY, r"Run #1 (done|diverged)")  # it trained there
     selected = page.locator(".ntk-dashboard .lm-TabBar-tab.lm-mod-current").first.text_content()
@@ -138,6 +142,7 @@ def test_stop_ends_the_run_within_one_cell(browser, server, page):
     page.close()  # one dashboard kernel at a time on a small machine
     second = open_phase(browser, server + "?panel=phase&min_width=16&max_width=2048&steps=300")
     try:
+        wait_for_status(second, PHASE, r"Run #1")
         before = wait_for_cells(second, "done >= 2")
         assert before[1] == 8 * 5
         clicked = time.perf_counter()
