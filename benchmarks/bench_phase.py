@@ -45,7 +45,7 @@ def plain_gd_seconds(stream, steps):
             params = list(model.parameters())
             with torch.no_grad():
                 f0 = model(x)
-            rate, threshold = lr * model.lr_scale / scale ** 2, None
+            rate, threshold = model.scaled_lr(lr) / scale ** 2, None
             for _ in range(steps):
                 h = f0 + scale * (model(x) - f0)
                 loss = torch.nn.functional.mse_loss(h, y, reduction="sum") * (0.5 / len(x))

@@ -107,7 +107,7 @@ def wait_for_traces(page, keys, min_points: int, timeout=60_000):
                            arg=[f"{LAZY} .js-plotly-plot", list(keys), min_points], timeout=timeout)
 
 
-def wait_for_lines_to_change(page, before: dict, keys=("f", "flin"), timeout=15_000):
+def wait_for_lines_to_change(page, before: dict, keys=("f", "flin"), timeout=45_000):
     """The status line can arrive before plotly.js has applied the last frame: give the plot a moment to redraw."""
     page.wait_for_function(f"""([sel, before, keys]) => {{ const now = ({FUNCTION_TRACES})(sel);
         return keys.every(k => now[k] && now[k] !== before[k]); }}""", arg=[f"{LAZY} .js-plotly-plot", before,

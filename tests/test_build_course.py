@@ -108,3 +108,13 @@ def test_page_renders_offline_in_a_browser(course, tmp_path):
             context.close()
     assert figures == 2 and equations >= 2
     assert requested == [], requested
+
+
+def test_a_failing_lesson_fails_the_build_and_says_where(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    _notebook(notebooks / "01_broken.ipynb", [("md", "# Broken"), ("code", "raise ValueError('the claim no longer holds')")])
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "build_course.py"), "--notebooks", str(notebooks),
+                          "--out", str(tmp_path / "out"), "--jobs", "1"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    assert "FAILED" in run.stderr and "01_broken.ipynb" in run.stderr and "the claim no longer holds" in run.stderr
+    assert not (tmp_path / "out" / "01_broken.html").exists()

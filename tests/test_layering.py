@@ -35,18 +35,20 @@ ROOT = Path(ntk_explorer.__file__).parent
 LAYERS = [
     ("foundation", ["validation", "memory", "_version"]),
     ("models and data", ["models", "data", "data.dataset", "data.digits", "data.expression", "data.synthetic"]),
-    ("kernels", ["kernels", "kernels.alignment", "kernels.analytic", "kernels.empirical", "kernels.linearize"]),
+    ("kernels", ["kernels", "kernels.alignment", "kernels.analytic", "kernels.empirical", "kernels.jacobian",
+                 "kernels.linearize", "kernels.vector_outputs"]),
     ("dynamics and spectra", ["dynamics", "dynamics.closed_form", "dynamics.engine", "dynamics.losses",
                               "dynamics.training", "spectra", "spectra.domains", "spectra.eigenlearning",
-                              "spectra.mode_dynamics"]),
-    ("experiments", ["experiments", "experiments.config", "experiments.ensembles", "experiments.measurements",
-                     "experiments.phase", "experiments.phase_lines", "experiments.phase_result", "experiments.sweeps",
-                     "exercises"]),
+                              "spectra.generalization", "spectra.mode_dynamics"]),
+    ("experiments", ["experiments", "experiments.config", "experiments.ensembles", "experiments.generalization",
+                     "experiments.linearity", "experiments.measurements", "experiments.phase", "experiments.phase_lines",
+                     "experiments.phase_result", "experiments.sweeps", "experiments.vector_outputs", "exercises"]),
     ("public face", [""]),  # ntk_explorer/__init__.py
     ("plots", ["plots", "plots.figures", "plots.panels"]),
     ("widgets", ["widgets", "widgets.dashboard", "widgets.figure", "widgets.guards", "widgets.infinite", "widgets.lazy",
                  "widgets.lazy_setup", "widgets.learnability", "widgets.panel", "widgets.registry", "widgets.runner",
-                 "widgets.spectral", "widgets.state", "widgets.width", "widgets.phase", "widgets.settings"]),
+                 "widgets.phase", "widgets.settings", "widgets.spectral", "widgets.specs", "widgets.state",
+                 "widgets.width"]),
     ("cli", ["cli"]),
 ]
 LAYER = {(f"{PACKAGE}.{name}" if name else PACKAGE): i for i, (_, names) in enumerate(LAYERS) for name in names}
@@ -92,7 +94,7 @@ def imported_modules(module: str) -> list:
             for alias in node.names:
                 target = f"{source}.{alias.name}"
                 found.append((node.lineno, target if target in MODULES else source))
-    return found
+    return sorted(set(found))  # `from X import a, b` names X once
 
 
 def test_every_module_has_a_declared_layer():

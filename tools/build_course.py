@@ -171,9 +171,9 @@ def index_page(lessons: list, solutions: dict, has_references: bool) -> str:
         items.append(f'<li><a href="{page.as_posix()}">{html.escape(title)}</a>{extra}</li>')
     references = '<p><a href="references.html">References</a>: the papers and notes the lessons cite.</p>' \
         if has_references else ""
-    body = (f"<h1>Neural Tangent Kernels: a classroom course</h1>\n<p>Every lesson below was executed when this "
-            f"course was built; figures and equations work offline. The interactive panels need a running Python "
-            f"kernel: open the notebooks in JupyterLab or on Binder for them.</p>\n<ol>\n" + "\n".join(items)
+    body = ("<h1>Neural Tangent Kernels: a classroom course</h1>\n<p>Every lesson below was executed when this "
+            "course was built; figures and equations work offline. The interactive panels need a running Python "
+            "kernel: open the notebooks in JupyterLab or on Binder for them.</p>\n<ol>\n" + "\n".join(items)
             + f"\n</ol>\n{references}")
     return standalone("Neural Tangent Kernels: a classroom course", body)
 
@@ -195,9 +195,13 @@ def build(notebooks: Path, out: Path, jobs: int, timeout: int, solutions: bool) 
             source = futures[future]
             try:
                 page, title, seconds = future.result()
-            except CellExecutionError as error:
+            except CellExecutionError as error:  # a cell raised: nbclient's message names the cell and the error
                 failures.append(source)
                 print(f"FAILED {source}:\n{str(error)[:3000]}", file=sys.stderr, flush=True)
+                continue
+            except Exception as error:  # the kernel died, a cell timed out, the export failed: say which notebook
+                failures.append(source)
+                print(f"FAILED {source}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
                 continue
             results[source] = (page, title)
             print(f"{seconds:6.1f} s  {page}  ({title})", flush=True)

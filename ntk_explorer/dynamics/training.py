@@ -29,7 +29,7 @@ import torch
 from .engine import Engine, check_positive_int, check_positive_number
 
 __all__ = ["Snapshot", "Trajectory", "TrainingStream", "train_stream", "train", "DIVERGENCE_FACTOR", "StopSignal",
-           "check_stop", "stop_requested"]
+           "check_stop", "stop_requested", "ItemStream"]
 
 DIVERGENCE_FACTOR = 1e6
 
@@ -122,7 +122,24 @@ class Trajectory:
 StopSignal = Union[threading.Event, Callable[[], bool], None]
 
 
-class TrainingStream:
+class ItemStream:
+    """An iterator over ``items`` (a generator) that can be closed early: the base of the package's streams
+    (:class:`TrainingStream`, the width sweep's and the phase diagram's)."""
+
+    def __init__(self, items: Iterator):
+        self._items = items
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._items)
+
+    def close(self) -> None:
+        self._items.close()
+
+
+class TrainingStream(ItemStream):
     """The iterator :func:`train_stream` returns: yields :class:`Snapshot` s; ``network`` is the copy of the
     model being trained (public, so Θ_t or anything else can be computed from it).  While a snapshot is being
     handled the network may already hold the parameters of the following step (snapshots are yielded one step
@@ -132,7 +149,7 @@ class TrainingStream:
     def __init__(self, engine: Engine, steps: int, record_every: int, kernel_every: Optional[int],
                  stop: StopSignal):
         self._engine = engine
-        self._snapshots = _run(engine, steps, record_every, kernel_every, stop)
+        super().__init__(_run(engine, steps, record_every, kernel_every, stop))
 
     @property
     def network(self) -> torch.nn.Module:
@@ -141,15 +158,6 @@ class TrainingStream:
     @property
     def initial_ntk(self) -> torch.Tensor:
         return self._engine.k0_train
-
-    def __iter__(self) -> "TrainingStream":
-        return self
-
-    def __next__(self) -> Snapshot:
-        return next(self._snapshots)
-
-    def close(self) -> None:
-        self._snapshots.close()
 
 
 def check_stop(stop: StopSignal) -> StopSignal:

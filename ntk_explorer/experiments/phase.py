@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from ..data import Dataset
-from ..dynamics import StopSignal, check_stop, critical_learning_rates, kernel_matrix, stop_requested, train_stream
+from ..dynamics import (ItemStream, StopSignal, check_stop, critical_learning_rates, kernel_matrix, stop_requested,
+                        train_stream)
 from ..dynamics.losses import Loss
 from ..kernels import analytic_kernels, centered_alignment, empirical_ntk
 from ..memory import check_training_memory
@@ -119,7 +120,7 @@ def _on_device(data: Dataset, device) -> Dataset:
     return Dataset(**{**{f.name: getattr(data, f.name) for f in fields(Dataset)}, **moved})
 
 
-class PhaseStream:
+class PhaseStream(ItemStream):
     """The iterator :func:`lazy_rich_phase_stream` returns: yields :class:`PhaseCell` s, widths ascending and
     within a width α ascending.  Before the first cell it already holds the grid (``widths`` (W,), ``scales``
     (A,)), ``seeds``, ``settings`` (a :class:`PhaseSettings`), ``dataset`` (the data every network trains on)
@@ -134,16 +135,7 @@ class PhaseStream:
         self.stopped = False
         self._loss = Loss(config.loss, self.dataset.out_dim)
         self._y_eval = self._loss.targets(self.dataset.y_eval, len(self.dataset.y_eval))
-        self._cells = self._generate()
-
-    def __iter__(self) -> "PhaseStream":
-        return self
-
-    def __next__(self) -> PhaseCell:
-        return next(self._cells)
-
-    def close(self) -> None:
-        self._cells.close()
+        super().__init__(self._generate())
 
     def _generate(self) -> Iterator[PhaseCell]:
         for i, width in enumerate(self.widths):
@@ -167,7 +159,7 @@ class PhaseStream:
     def train_one(self, width: int, scale: float, seed: int) -> Optional[PhaseRun]:
         """Trains one network and measures it; None when ``stop`` ended its training."""
         data, model = self.dataset, self.model(width, seed)
-        stream = train_stream(model, data.x_train, data.y_train, lr=self.config.lr * model.lr_scale,
+        stream = train_stream(model, data.x_train, data.y_train, lr=model.scaled_lr(self.config.lr),
                               steps=self.config.steps, x_eval=data.x_eval, loss=self.config.loss,
                               record_every=self.config.steps, output_scale=scale, stop=self.stop)
         snapshots = list(stream)

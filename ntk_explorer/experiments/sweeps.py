@@ -14,7 +14,7 @@ from typing import Iterator, NamedTuple, Optional
 
 import numpy as np
 
-from ..dynamics import StopSignal, check_stop, stop_requested, train
+from ..dynamics import ItemStream, StopSignal, check_stop, stop_requested, train
 from ..memory import check_training_memory
 from .config import ExperimentConfig, as_config, check_seeds, check_widths, config_device, interactive, progress_bar
 
@@ -99,26 +99,17 @@ class SweepRun:
     message: str = ""
 
 
-class SweepStream:
+class SweepStream(ItemStream):
     """The iterator :func:`width_sweep_stream` returns: yields :class:`SweepRun` s in width-major order.
     ``widths`` (sorted, distinct), ``seeds`` and ``config`` (the :class:`ExperimentConfig` of every run, width
     excepted) are known before the first run; ``len(stream)`` is the number of (width, seed) runs."""
 
     def __init__(self, widths: np.ndarray, seeds: tuple, config: ExperimentConfig, stop: StopSignal):
         self.widths, self.seeds, self.config = widths, seeds, config
-        self._runs = _sweep_runs(widths, seeds, config, stop)
+        super().__init__(_sweep_runs(widths, seeds, config, stop))
 
     def __len__(self) -> int:
         return len(self.widths) * len(self.seeds)
-
-    def __iter__(self) -> "SweepStream":
-        return self
-
-    def __next__(self) -> SweepRun:
-        return next(self._runs)
-
-    def close(self) -> None:
-        self._runs.close()
 
 
 def width_sweep_stream(widths, seeds, *, stop: StopSignal = None, **config) -> SweepStream:

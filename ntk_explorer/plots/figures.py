@@ -281,3 +281,122 @@ def runs_figure(runs: dict, metrics=("discrepancy", "kernel_drift"), title: str 
     fig.update_xaxes(title_text="GD step")
     fig.update_yaxes(type="log")
     return fig
+
+
+# ------------------------------------------------------------------------------------------ lessons 07–09
+__all__ += ["spectral_filters_figure", "learning_curve_figure", "linearity_figure", "horizon_figure",
+            "output_blocks_figure", "pseudo_ntk_figure"]
+
+
+# ------------------------------------------------------------------------------------------ lesson 07
+def spectral_filters_figure(eigenvalues, n: int, lr: float, steps, ridge_of_steps=None) -> go.Figure:
+    """Ridge vs early stopping as filters on the eigenvalues μ of K(D, D) (``ridge_filter``, ``gd_filter``): for each
+    t in ``steps`` the GD filter 1 − (1 − lr μ/N)^t (solid) and the ridge filter μ/(μ + δ) with δ = N/(lr t) (dotted;
+    ``ridge_of_steps`` overrides the map t → δ).  The measured eigenvalues are marked on the x axis."""
+    from ..spectra import gd_filter, ridge_filter
+
+    mu = _np(eigenvalues)
+    mu = mu[mu > 0]
+    grid = np.logspace(np.log10(mu.min()) - 1, np.log10(mu.max()) + 0.3, 300)
+    grid = grid[lr * grid / n < 1]  # below the first oscillating GD mode
+    delta = ridge_of_steps or (lambda t: n / (lr * t))
+    fig = P.base_figure("Early stopping (solid) vs ridge δ = N/(ηt) (dotted): filters h(μ) on the kernel eigenvalues",
+                        "eigenvalue μ of K(D, D)", "fraction h(μ) of the mode fitted", log_x=True, height=400)
+    for k, t in enumerate(steps):
+        color = _SEQUENCE[k % 7]
+        fig.add_trace(_line(grid, gd_filter(grid, lr, int(t), n), f"GD, t = {int(t)}", color, legendgroup=str(k)))
+        fig.add_trace(_line(grid, ridge_filter(grid, delta(t)), f"ridge δ = {delta(t):.3g}", color, dash="dot",
+                            legendgroup=str(k)))
+    fig.add_trace(go.Scatter(x=mu, y=np.zeros_like(mu), mode="markers", name="eigenvalues of K(D, D)",
+                             marker=dict(symbol="line-ns-open", size=12, color=P.OKABE_ITO["grey"])))
+    return fig
+
+
+def learning_curve_figure(ns, predicted, curves: dict, title: str = "") -> go.Figure:
+    """Test MSE against the number of training points n on log-log axes: the eigenlearning prediction (a line;
+    ``predicted`` at ``ns``) and measured learning curves (``curves``: label → ``LearningCurve``, mean ± 2 stderr)."""
+    fig = P.base_figure(title or "Learning curves: eigenlearning prediction vs measurements", "training points n",
+                        "test MSE against the clean target", log_x=True, log_y=True, height=420)
+    fig.add_trace(_line(ns, predicted, "eigenlearning prediction (Simon et al. 2021)", _C["theory"], width=2.5))
+    symbols = ["diamond", "square", "circle", "triangle-up"]
+    for i, (label, curve) in enumerate(curves.items()):
+        offset = 1.04 ** (i - (len(curves) - 1) / 2)  # side by side, so error bars do not hide each other
+        fig.add_trace(go.Scatter(x=_np(curve.n) * offset, y=curve.mean, mode="markers", name=label,
+                                 error_y=dict(type="data", array=2 * curve.stderr, visible=True),
+                                 marker=dict(size=9, symbol=symbols[i % 4], color=_SEQUENCE[(i + 1) % 7])))
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ lesson 08
+def linearity_figure(sweep) -> go.Figure:
+    """A ``LinearitySweep``: left ‖∇_θ f(x)‖, right the Hessian spectral norm ‖∇²_θ f(x)‖ against width (log-log,
+    mean ± std over seeds and inputs), fitted slopes in the legend, reference slopes 0 and −1/2 (Liu, Zhu & Belkin
+    2020)."""
+    fig = _two_panels("Gradient and Hessian of f against width (NTK parameterization)", "‖∂f(x)/∂θ‖",
+                      "spectral norm ‖∂²f(x)/∂θ²‖")
+    widths = _np(sweep.widths)
+    for col, (key, reference, label) in enumerate((("jacobian", 0.0, "slope 0"), ("hessian", -0.5, "slope −1/2")), 1):
+        values = getattr(sweep, key).reshape(len(widths), -1)
+        mean, std = values.mean(1), values.std(1)
+        slope = sweep.slopes[key]
+        fig.add_trace(go.Scatter(x=widths, y=mean, mode="lines+markers", line=dict(color=_SEQUENCE[col - 1]),
+                                 error_y=dict(type="data", array=std, visible=True),
+                                 name=f"measured {key} (slope {slope.slope:.2f} ± {slope.stderr:.2f})"), 1, col)
+        fig.add_trace(_line(widths, P.reference_line(widths, reference, widths[0], mean[0]), label,
+                            P.OKABE_ITO["grey"], dash="dash", width=1.5), 1, col)
+        fig.update_xaxes(title_text="width m", type="log", row=1, col=col)
+        fig.update_yaxes(type="log", row=1, col=col)
+    return fig
+
+
+def horizon_figure(sweeps: dict) -> go.Figure:
+    """sup_{t ≤ T} RMS(f_t − f^lin_t) against the horizon T, one panel per ``HorizonSweep`` (label → sweep, e.g. MSE
+    and cross-entropy), one line per width (mean over seeds): flat lines mean a bound uniform in t."""
+    fig = _layout(make_subplots(rows=1, cols=len(sweeps), subplot_titles=list(sweeps)),
+                  "Linearization error up to a horizon T: sup over t ≤ T of RMS(f_t − f^lin_t)", 440)
+    for col, sweep in enumerate(sweeps.values(), 1):
+        for i, width in enumerate(_np(sweep.widths)):
+            fig.add_trace(_line(sweep.horizons, sweep.discrepancy[i].mean(0), f"width {int(width)}", _SEQUENCE[i % 7],
+                                mode="lines+markers", legendgroup=str(i), showlegend=col == 1), 1, col)
+        fig.update_xaxes(title_text="horizon T (GD steps)", type="log", row=1, col=col)
+        fig.update_yaxes(type="log", row=1, col=col)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ lesson 09
+def output_blocks_figure(kernels: dict) -> go.Figure:
+    """Heat maps of vector-output kernels (label → (N, N, O, O) tensor) as (N·O) × (N·O) matrices ordered by output
+    first (all points of output 1, then output 2, …), so Θ ⊗ I_O shows as O equal diagonal blocks and zeros."""
+    fig = _layout(make_subplots(rows=1, cols=len(kernels), subplot_titles=list(kernels), horizontal_spacing=0.06),
+                  "Output blocks of the NTK (rows and columns grouped by output)", 420)
+    for col, theta in enumerate(kernels.values(), 1):
+        t = _np(theta)
+        n, o = t.shape[0], t.shape[2]
+        matrix = t.transpose(2, 0, 3, 1).reshape(n * o, n * o)
+        scale = np.abs(matrix).max()
+        fig.add_trace(go.Heatmap(z=matrix / scale, colorscale="RdBu", zmid=0, zmin=-1, zmax=1,
+                                 showscale=col == len(kernels)), 1, col)
+        fig.update_yaxes(autorange="reversed", showticklabels=False, row=1, col=col)
+        fig.update_xaxes(showticklabels=False, row=1, col=col)
+    return fig
+
+
+def pseudo_ntk_figure(sweep) -> go.Figure:
+    """A ``PseudoNTKSweep``: its metrics against width (log-log, mean ± std over seeds) with fitted slopes and a −1/2
+    reference."""
+    labels = {"off_diagonal": "off-diagonal blocks / diagonal", "pseudo_error": "‖Θ̂ − Θ̃ ⊗ I‖/‖Θ̂‖ (pseudo-NTK)",
+              "lambda_max_error": "λ_max: pseudo vs full", "prediction_error": "kernel regression: pseudo vs full",
+              "analytic_error": "‖Θ̂ − Θ_∞ ⊗ I‖/‖Θ̂‖ (limit)"}
+    widths = _np(sweep.widths)
+    fig = P.base_figure(f"Vector outputs (O = {sweep.out_dim}): distance from the Kronecker form against width",
+                        "width m", "relative difference", log_x=True, log_y=True, height=420)
+    for i, (metric, label) in enumerate(labels.items()):
+        values = sweep.values[metric]
+        fig.add_trace(go.Scatter(x=widths, y=values.mean(1), mode="lines+markers",
+                                 line=dict(color=_SEQUENCE[i % 7], dash=_DASHES[i % 6]),
+                                 error_y=dict(type="data", array=values.std(1), visible=True),
+                                 name=f"{label} (slope {sweep.slopes[metric].slope:.2f})"))
+    anchor = sweep.values["pseudo_error"].mean(1)[0]
+    fig.add_trace(_line(widths, P.reference_line(widths, -0.5, widths[0], anchor), "slope −1/2", P.OKABE_ITO["grey"],
+                        dash="dash", width=1.5))
+    return fig

@@ -108,9 +108,9 @@ def panel_grid(rows: int, cols: int, titles, *, height: int, vertical_spacing: f
     (four entries per row)."""
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(titles), horizontal_spacing=0.13,
                         vertical_spacing=vertical_spacing)
-    fig.update_layout(height=height, margin=dict(l=62, r=14, t=36, b=10), template="simple_white",
-                      legend=dict(orientation="h", yanchor="top", y=-0.07 * 2 / rows, x=0, font=dict(size=11),
-                                  entrywidth=0.25, entrywidthmode="fraction"),
+    fig.update_layout(height=height, margin=dict(l=62, r=28, t=36, b=10), template="simple_white",
+                      legend=dict(orientation="h", yanchor="top", y=-0.08 if rows > 1 else -0.2, x=0,
+                                  font=dict(size=11), entrywidth=0.25, entrywidthmode="fraction"),
                       font=dict(size=12), hovermode="closest")
     fig.update_annotations(font_size=13)
     fig.update_xaxes(showgrid=True)
@@ -158,8 +158,8 @@ def lazy_figure() -> go.Figure:
     add(_line("loss", "loss of f_t", COLORS["f"]), row=1, col=2)
     add(_line("loss_lin", "loss of f^lin_t", COLORS["flin"], dash="dash"), row=1, col=2)
     add(_line("discrepancy", "RMS f_t − f^lin_t", COLORS["discrepancy"]), row=2, col=1)
-    add(_line("kernel_drift", "‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F", COLORS["kernel_drift"], dash="dash", mode="lines+markers",
-              marker=dict(size=5, symbol="diamond")), row=2, col=1)
+    add(_line("kernel_drift", "‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F", COLORS["kernel_drift"], dash="dash",
+              mode="lines+markers", marker=dict(size=5, symbol="diamond")), row=2, col=1)
     add(_line("param_distance", "‖θ_t − θ_0‖ / ‖θ_0‖", COLORS["param_distance"], dash="dot"), row=2, col=1)
     add(_markers("spectrum0", "spectrum of Θ_0", COLORS["f0"], symbol="circle-open", size=9), row=2, col=2)
     add(_markers("spectrum_t", "spectrum of Θ_t", COLORS["f"], symbol="x", size=7), row=2, col=2)

@@ -30,6 +30,16 @@ from .mode_dynamics import (
     network_learnability,
     project_residuals,
 )
+from .generalization import (
+    LearningCurve,
+    gd_filter,
+    interpolant_norm,
+    kernel_learning_curve,
+    learning_curve_draws,
+    min_norm_interpolant,
+    ridge_filter,
+    rkhs_norm,
+)
 from .domains import (
     Circle,
     Domain,
@@ -65,4 +75,12 @@ __all__ = [
     "mode_residuals",
     "project_residuals",
     "ModeResiduals",
+    "min_norm_interpolant",
+    "interpolant_norm",
+    "rkhs_norm",
+    "ridge_filter",
+    "gd_filter",
+    "LearningCurve",
+    "learning_curve_draws",
+    "kernel_learning_curve",
 ]

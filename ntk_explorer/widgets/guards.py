@@ -2,8 +2,8 @@
 
 * Inputs far from unit norm: Theorem 2.1 of Lee et al. 2019 is stated for ‖x‖₂ ≤ 1.
 * Θ_0 ill-conditioned on the training set: closed forms that invert Θ_0 (t → ∞, the GP of Lee et al. 2019 as
-  derived in Y. Chen, "Linearized Networks", eqs. (27)–(30))
-  lose digits, and the slowest eigenmodes need ~ N/(lr λ_min) steps.
+  derived in Y. Chen, "Linearized Networks", eqs. (27)–(30)) lose digits, and the slowest eigenmodes need
+  ~ N/(lr λ_min) steps.
 * lr between the convergence-optimal rate 2N/(λ_min + λ_max) (Lee et al. 2019's η_critical = 2/(λ_min + λ_max),
   times N for our mean loss) and the divergence rate 2N/λ_max (the stability limit of GD on a quadratic): every
   mode still converges, but the top modes overshoot: (1 − lr λ/N) < 0, so the residual oscillates in sign.
@@ -97,8 +97,9 @@ def divergence_status(message: str, lr: float, diverge: float, last_step: int) -
 
     ``message``: the diverged snapshot's message from ``train_stream`` (it names the step where the loss left
     the threshold; ``last_step``, the last finite snapshot, is the fallback); ``lr``: the rate GD used;
-    ``diverge``: 2N/λ_max of Θ_0 on the training set (the stability limit of GD on a quadratic).  Below that rate only the network itself can
-    diverge (the linearized model converges): the line then says so instead of claiming lr > 2N/λ_max."""
+    ``diverge``: 2N/λ_max of Θ_0 on the training set (the stability limit of GD on a quadratic).  Below that rate
+    only the network itself can diverge (the linearized model converges): the line then says so instead of
+    claiming lr > 2N/λ_max."""
     found = re.search(r"diverged at step (\d+)", message or "")
     step = int(found.group(1)) if found else last_step + 1
     if lr > diverge:

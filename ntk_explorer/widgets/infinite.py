@@ -6,12 +6,11 @@ from typing import Optional
 
 import ipywidgets as W
 import numpy as np
-import torch
 
 from ..data import parse_target
 from ..dynamics import critical_learning_rates
-from ..experiments import ExperimentConfig, ensemble, gp_prediction
-from ..kernels import analytic_kernels, empirical_ntk
+from ..experiments import ExperimentConfig, ensemble, gp_prediction, ntk_error
+from ..kernels import analytic_kernels
 from ..plots import panels as P
 from .guards import conditioning_guard, learning_rate_guard
 from .lazy import WIDTHS
@@ -91,9 +90,9 @@ class InfiniteWidthPanel(Panel):
     key, title, equations, run_label = "infinite", "Infinite width", EQUATIONS, "computing kernels"
     auto_run = False
     snippet_imports = "from ntk_explorer import ExperimentConfig, ensemble, gp_prediction\n"
-    snippet_body = """config = ExperimentConfig(width=s.width, depth=s.depth, activation=s.activation, sigma_b=s.bias, n_train=s.n,
-                          n_eval=128, target=s.target, lr=s.lr, steps=s.steps, record_every=s.steps,
-                          kernel_every=None)
+    snippet_body = """config = ExperimentConfig(width=s.width, depth=s.depth, activation=s.activation, sigma_b=s.bias,
+                          n_train=s.n, n_eval=128, target=s.target, lr=s.lr, steps=s.steps,
+                          record_every=s.steps, kernel_every=None)
 data = config.dataset()
 gp = gp_prediction(data.x_train, data.y_train, data.x_eval, lr=s.lr, t=s.steps, depth=s.depth,
                    activation=s.activation, sigma_b=s.bias)
@@ -117,17 +116,14 @@ print(gp.mean, result.mean[-1])
         data = config.dataset()
         t_eval, x_eval = data.t_eval.numpy(), data.x_eval
         model = config.model(settings.seed)
-        theta_hat = empirical_ntk(model, x_eval).detach()
-        theta = analytic_kernels(x_eval, depth=settings.depth, activation=settings.activation,
-                                 sigma_b=settings.bias).ntk
-        error = float(torch.linalg.matrix_norm(theta_hat - theta) / torch.linalg.matrix_norm(theta))
+        kernels = ntk_error(model, x_eval)  # Θ̂_0 and Θ on the eval points, ‖Θ̂_0 − Θ‖_F/‖Θ‖_F
         k_train = analytic_kernels(data.x_train, depth=settings.depth, activation=settings.activation,
                                    sigma_b=settings.bias).ntk
-        rates, lr = critical_learning_rates(k_train), settings.lr * model.lr_scale
+        rates, lr = critical_learning_rates(k_train), model.scaled_lr(settings.lr)
         guards = conditioning_guard(k_train, "the GP mean and covariance (Chen eqs. (27)–(30))") + \
             learning_rate_guard(lr, rates.converge, rates.diverge)
-        frame = InfiniteFrame(t_eval, theta_hat[0].numpy(), theta[0].numpy(), error, data.t_train.numpy(),
-                              data.y_train.numpy(), guards, settings.ensemble)
+        frame = InfiniteFrame(t_eval, kernels.empirical[0].cpu().numpy(), kernels.analytic[0].cpu().numpy(),
+                              kernels.error, data.t_train.numpy(), data.y_train.numpy(), guards, settings.ensemble)
         ctx.frame(lambda: frame, final=True, status="kernels done; GP…")
         if lr >= rates.diverge:  # the GP and the networks grow without bound: say so instead of plotting it
             return "diverged", (f"lr = {lr:.4g} ≥ 2N/λ_max = {rates.diverge:.4g} (analytic NTK): gradient descent "
@@ -146,7 +142,7 @@ print(gp.mean, result.mean[-1])
             return "diverged", f"{error} (a finite network's NTK differs from the analytic one)"
         frame = replace(frame, ens=(result.mean[-1], result.std[-1]))
         ctx.frame(lambda: frame, final=True)
-        return f"done in {ctx.elapsed():.1f} s: relative NTK error {error:.3g} at width {settings.width}."
+        return f"done in {ctx.elapsed():.1f} s: relative NTK error {kernels.error:.3g} at width {settings.width}."
 
     def draw(self, frame: InfiniteFrame):
         self.set_guards(frame.guards)
@@ -168,7 +164,7 @@ print(gp.mean, result.mean[-1])
         else:
             updates["ens_mean"] = updates["ens_band"] = dict(x=empty, y=empty)
         P.set_traces(self.figure, updates)
-        P.set_subplot_title(self.figure, 0, f"NTK slice Θ(x_0, x), x_0 at angle 0; ‖Θ̂_0 − Θ‖_F/‖Θ‖_F = "
+        P.set_subplot_title(self.figure, 0, f"NTK slice Θ(x_0, ·); ‖Θ̂_0 − Θ‖_F/‖Θ‖_F = "
                                             f"{frame.error:.3g}")
         if frame.gp is not None and frame.ens is not None:
             ratio = np.median(frame.ens[1] ** 2 / np.maximum(frame.gp[1] ** 2, 1e-300))

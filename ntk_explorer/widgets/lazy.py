@@ -96,7 +96,8 @@ with the kernel drift every few steps.</p>
 $\eta_{critical}=\frac{2}{\lambda_{min}+\lambda_{max}}$ times $N$ (our loss is a mean): the rate that contracts
 the slowest and fastest modes equally. Above $\eta_{div}=\frac{2N}{\lambda_{max}}$, the stability limit of gradient
 descent on a quadratic, the top mode grows as $|1-\eta\lambda_{max}/N|^t$.
-The slider's base rate is scaled per parameterization by the core (ntk: ×1, standard: ×1/width, mup: ×width).</p>
+The slider's base rate is scaled per parameterization by <code>MLP.scaled_lr</code> (ntk: ×1, standard:
+×1/width, mup: ×width).</p>
 <p><b>Output scale α</b> (Chizat, Oyallon &amp; Bach 2019; G. Valle Pérez, "Notes on Neural Tangent Kernel", §8):
 training $f_0+\alpha(f-f_0)$ with rate $\eta/\alpha^2$ leaves $f^{lin}$ unchanged while $f-f^{lin}=O(1/\alpha)$:
 larger α is lazier.</p>
@@ -122,7 +123,7 @@ x_train, x_eval = s.radius * x_train, s.radius * x_eval
 model = MLP(2, s.width, s.depth, activation=s.activation, parameterization=s.parameterization, sigma_b=s.bias,
             seed=s.seed)
 record_every = max(1, s.steps // 150)
-trajectory = train(model, x_train, y_train, lr=s.lr * model.lr_scale, steps=s.steps, x_eval=x_eval,
+trajectory = train(model, x_train, y_train, lr=model.scaled_lr(s.lr), steps=s.steps, x_eval=x_eval,
                    record_every=record_every, kernel_every=5 * record_every, output_scale=s.alpha)
 print(trajectory.final)
 """
@@ -210,7 +211,7 @@ print(trajectory.final)
     def job(self, ctx, settings, train=True):
         setup = self._setups(settings.problem())
         ctx.check()
-        lr = settings.lr * setup.model.lr_scale
+        lr = setup.model.scaled_lr(settings.lr)
         rates = setup.rates()
         flin_closed = setup.closed_form(lr, settings.steps)
         info = RunInfo(input_norm_guard(setup.x_train) + conditioning_guard(setup.k_train)

@@ -106,9 +106,11 @@ multiplicity $m_k$.</p>
 <p><b>Kernel regression</b> on $n$ random points $\mathcal D$ (ridge added to $K(\mathcal D,\mathcal D)$):
 $\hat f=K(\cdot,\mathcal D)(K(\mathcal D,\mathcal D)+\delta I)^{-1}f(\mathcal D)$;
 learnability $\mathcal L^{(\mathcal D)}(f)=\langle f,\hat f\rangle/\langle f,f\rangle$,
-$\mathcal L(f)=\mathbb E_{\mathcal D}[\mathcal L^{(\mathcal D)}(f)]$ (Simon et al. 2021, definition of learnability).</p>
+$\mathcal L(f)=\mathbb E_{\mathcal D}[\mathcal L^{(\mathcal D)}(f)]$ (Simon et al. 2021, definition of
+learnability).</p>
 <p><b>Theory</b> (Simon et al. 2021, the eigenlearning equations): $\mathcal L(\phi_i)\approx
-L_i=\frac{\lambda_i}{\lambda_i+\kappa}$ with $\kappa$ solving $\sum_i m_i\frac{\lambda_i}{\lambda_i+\kappa}+\frac{\delta}{\kappa}=n$.</p>
+L_i=\frac{\lambda_i}{\lambda_i+\kappa}$ with $\kappa$ solving
+$\sum_i m_i\frac{\lambda_i}{\lambda_i+\kappa}+\frac{\delta}{\kappa}=n$.</p>
 <p><b>Conservation law</b> (Simon et al. 2021): ridgeless, $\sum_i\mathcal L^{(\mathcal D)}(\phi_i)=n$ for any
 complete orthogonal basis. <b>Zero-sum competition</b> (same paper): raising $\lambda_i$ raises
 $\mathcal L(\phi_i)$ and lowers every other $\mathcal L(\phi_j)$ (the "boost" slider scales one eigenvalue).</p>

@@ -69,7 +69,8 @@ class SpectralFrame:
 
 EQUATIONS = r"""
 <p><b>Residual dynamics</b> (Lee et al. 2019; Y. Chen, "Linearized Networks", eqs. (8)–(9), (14), discretised):
-with $r_t=f_t(\mathcal X)-\mathcal Y$ and $L=\frac1N\sum_i\frac12 r_i^2$, the linearized network obeys $r_{t+1}=(I-\frac{\eta}{N}\hat\Theta_0)\,r_t$.
+with $r_t=f_t(\mathcal X)-\mathcal Y$ and $L=\frac1N\sum_i\frac12 r_i^2$, the linearized network obeys
+$r_{t+1}=(I-\frac{\eta}{N}\hat\Theta_0)\,r_t$.
 Projected on the eigenvectors $u_i$ of $\hat\Theta_0(\mathcal X,\mathcal X)$ (eigenvalues $\lambda_i$):
 $u_i^Tr_t=(1-\eta\lambda_i/N)^t\,u_i^Tr_0$ (dotted: theory; solid: the real network).</p>
 <p><b>Spectral bias</b>: large-eigenvalue modes decay first; a mode with small $\lambda_i$ needs
