@@ -53,3 +53,41 @@ def test_levels_outside_the_grid_are_left_out_and_bad_arguments_are_refused():
         alpha_sqrt_width_isolines([16], [1.0], points=1)
     with pytest.raises(ValueError, match="positive"):
         alpha_sqrt_width_isolines([16], [1.0], levels=[-1.0])
+
+
+# ------------------------------------------------------------------------------------------ the lazy baseline
+def test_lazy_baseline_reproduces_the_trained_linearization_and_converges_to_kernel_regression():
+    import torch
+    from ntk_explorer import MLP, empirical_ntk, lazy_rich_phase
+    from ntk_explorer.data import make_dataset
+    from ntk_explorer.experiments import lazy_baseline
+    diagram = lazy_rich_phase([8, 16], [1.0, 4.0], dataset="digits", classes=(3, 8), n_train=10, n_eval=12, steps=25,
+                              seeds=2, progress=False, data_seed=3)
+    for width in (8, 16):
+        at_t = lazy_baseline(diagram, width, steps=25)  # closed form against the lock-step trained h^lin
+        row = list(diagram.widths).index(width)
+        assert at_t.test_loss == pytest.approx(diagram["test_loss_lin"][row, 0], rel=1e-9)
+        assert at_t.test_accuracy == pytest.approx(diagram["test_accuracy_lin"][row, 1], abs=1e-12)
+    # t = ∞: kernel regression from f_0 with the empirical NTK, solved directly, one network per seed
+    data = make_dataset("digits", n_train=10, n_eval=12, classes=(3, 8), seed=3)
+    losses = []
+    for seed in (0, 1):
+        net = MLP(64, 16, 1, activation="relu", seed=seed)
+        k, k_eval = empirical_ntk(net, data.x_train), empirical_ntk(net, data.x_eval, data.x_train)
+        with torch.no_grad():
+            f0, f0_eval = net(data.x_train)[:, 0], net(data.x_eval)[:, 0]
+        f_eval = f0_eval + k_eval @ torch.linalg.solve(k, data.y_train - f0)
+        losses.append(float(0.5 * ((f_eval - data.y_eval) ** 2).mean()))
+    assert lazy_baseline(diagram, 16).test_loss == pytest.approx(np.mean(losses), rel=1e-8)
+
+
+def test_lazy_baseline_with_one_hot_outputs_and_bad_arguments():
+    from ntk_explorer import lazy_rich_phase
+    from ntk_explorer.experiments import lazy_baseline
+    diagram = lazy_rich_phase([8], [2.0], dataset="digits", classes=(0, 1, 2), n_train=9, n_eval=9, steps=15,
+                              progress=False)
+    baseline = lazy_baseline(diagram, 8, steps=15)
+    assert baseline.test_loss == pytest.approx(diagram["test_loss_lin"][0, 0], rel=1e-9)
+    assert baseline.test_accuracy == pytest.approx(diagram["test_accuracy_lin"][0, 0], abs=1e-12)
+    with pytest.raises(ValueError, match="not in the diagram"):
+        lazy_baseline(diagram, 32)
