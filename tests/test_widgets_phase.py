@@ -175,3 +175,19 @@ def test_digits_cells_open_the_lazy_tab_with_a_note():
     assert any("circle" in note for note in notes)
     with pytest.raises(RuntimeError, match="not inside a Dashboard"):
         panel.open_cell(0, 0)
+
+
+def test_the_static_figures_draw_the_core_diagram():
+    from ntk_explorer.plots import figures
+    settings = LazyRichSettings(**SMALL)
+    diagram = core_diagram(settings)
+    heat = figures.phase_diagram_figure(diagram, "param_movement")
+    z = np.asarray(trace_keys(heat)["cells"].z, dtype=np.float64)
+    np.testing.assert_allclose(z, np.log10(diagram["param_movement"]).T, rtol=1e-12)
+    collapse = figures.phase_collapse_figure({"ntk": diagram})
+    points = collapse.data[0]
+    np.testing.assert_allclose(points.x, diagram.alpha_sqrt_width.ravel(), rtol=1e-14)
+    np.testing.assert_allclose(points.y, diagram["kernel_drift"].ravel(), rtol=1e-14)
+    reference = collapse.data[1]  # slope −1 on log–log axes
+    slope = np.diff(np.log(reference.y)) / np.diff(np.log(reference.x))
+    np.testing.assert_allclose(slope, -1.0, rtol=1e-12)

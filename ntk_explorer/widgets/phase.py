@@ -254,8 +254,9 @@ print(diagram.table(s.measure))
         if alpha != float(scale):
             notes.append(f"α = {scale:g} → {alpha:g} (the lazy tab's α lies in [{low:g}, {high:g}])")
         s = self.settings
+        bias = 0.0 if self.frame is None else self.frame.diagram.settings.sigma_b  # the diagram's σ_b (default 0)
         overrides = dict(width=lazy_width, alpha=alpha, parameterization=s.parameterization, depth=s.depth,
-                         activation=s.activation, steps=s.steps, points=None, bias=0.0)
+                         activation=s.activation, steps=s.steps, points=None, bias=bias)
         if s.dataset == "circle":
             n = min(s.n_train, specs["n"].high)
             if n != s.n_train:
