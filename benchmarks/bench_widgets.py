@@ -85,11 +85,11 @@ def frame_cost(panel, clock, recorder, repeats):
     figures = {fig.comm.comm_id for fig in figure_widgets(panel)}
     rows = []
     for _ in range(repeats):
-        panel.wait(120)
+        panel.wait(900)
         clock.reset()
         recorder.reset()
         panel.run()
-        panel.wait(120)
+        panel.wait(900)
         frames = max(1, len(clock.frames))
         count, text, binary = recorder.totals()
         fig_count, fig_text, fig_binary = recorder.totals(figures)
@@ -105,14 +105,14 @@ def figure_widgets(panel):
 def first_frame_latency(panel, clock, name, values, repeats):
     latencies = []
     for i in range(repeats):
-        panel.wait(120)
+        panel.wait(900)
         clock.reset()
         start = time.perf_counter()
         panel.controls[name].value = values[i % len(values)]  # "live": the change starts a run
         while not clock.frames and time.perf_counter() - start < 30:
             time.sleep(0.0005)
         latencies.append(clock.frames[0] - start)
-        panel.wait(120)
+        panel.wait(900)
     return latencies
 
 
@@ -127,12 +127,12 @@ def main():
     cfg = panel.settings
     runs, fps, draw = [], [], []
     panel.run()
-    panel.wait(120)  # warm-up (imports, first allocation)
+    panel.wait(900)  # warm-up (imports, first allocation)
     for _ in range(args.repeats):
         clock.reset()
         start = time.perf_counter()
         panel.run()
-        panel.wait(120)
+        panel.wait(900)
         elapsed = time.perf_counter() - start
         runs.append(elapsed)
         fps.append(len(clock.frames) / elapsed)

@@ -177,7 +177,7 @@ def test_one_batch_update_per_frame_and_the_messages_it_sends():
     assert len(updates) <= len(draws)  # at most one plotly update message per frame (none if nothing changed)
     assert not [d for d in mine if any(k in d.get("state", {}) for k in ("_py2js_restyle", "_py2js_relayout"))]
     synced = [d for d in mine if set(d.get("state", {})) & {"_widget_data", "_widget_layout"}]
-    assert len(synced) == 2  # after the final frame: the state a view opened later starts from (figure.py)
+    assert len(synced) <= 2  # none per frame (figure.py may sync the state a later view starts from, once)
     assert len(mine) - len(synced) <= 4 * len(draws)  # per frame: the update, its reset, plotly's 2 edit counters
     index = {t.meta: i for i, t in enumerate(panel.figure.data)}
     for update in (d["state"]["_py2js_update"] for d in updates[-3:]):  # late frames of the run

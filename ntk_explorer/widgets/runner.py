@@ -21,8 +21,6 @@ import threading
 import time
 from typing import Callable, Optional
 
-from .figure import sync_view_state
-
 __all__ = ["RunController", "RunContext", "Cancelled", "format_status"]
 
 log = logging.getLogger("ntk_explorer.widgets")
@@ -75,7 +73,7 @@ class RunContext:
         if self.cancelled and not final:
             return False
         state = make_state()
-        drawn = self.controller._draw(self.run_id, state, status, final)
+        drawn = self.controller._draw(self.run_id, state, status)
         if drawn:
             self._last_draw = time.perf_counter()
             self.frames_drawn += 1
@@ -175,17 +173,15 @@ class RunController:
             self.outcome = outcome
             self._write_status(kind or ("stopped" if outcome in ("stopped", "cancelled") else "done"), text)
 
-    def _draw(self, run_id: int, state, status: Optional[str], final: bool = False) -> bool:
+    def _draw(self, run_id: int, state, status: Optional[str]) -> bool:
         with self._lock:
             if run_id != self.run_id:
                 return False
             if self._figure is None:
                 self._draw_fn(state)
-            else:
+            else:  # a view opened later starts from the current figure (figure.ServedFigureWidget.get_state)
                 with self._figure.batch_update():
                     self._draw_fn(state)
-                if final:
-                    sync_view_state(self._figure)
             if status:
                 self._write_status("running", f"Run #{run_id}: {status}")
             return True
