@@ -41,13 +41,14 @@ LAYERS = [
                               "dynamics.training", "spectra", "spectra.domains", "spectra.eigenlearning",
                               "spectra.generalization", "spectra.mode_dynamics"]),
     ("experiments", ["experiments", "experiments.config", "experiments.ensembles", "experiments.generalization",
-                     "experiments.linearity", "experiments.measurements", "experiments.phase", "experiments.phase_result",
+                     "experiments.linearity", "experiments.measurements", "experiments.phase",
+                     "experiments.phase_baseline", "experiments.phase_lines", "experiments.phase_result",
                      "experiments.sweeps", "experiments.vector_outputs", "exercises"]),
     ("public face", [""]),  # ntk_explorer/__init__.py
     ("plots", ["plots", "plots.figures", "plots.panels"]),
     ("widgets", ["widgets", "widgets.dashboard", "widgets.figure", "widgets.guards", "widgets.infinite", "widgets.lazy",
                  "widgets.lazy_setup", "widgets.learnability", "widgets.panel", "widgets.registry", "widgets.runner",
-                 "widgets.settings", "widgets.spectral", "widgets.specs", "widgets.state",
+                 "widgets.phase", "widgets.settings", "widgets.spectral", "widgets.specs", "widgets.state",
                  "widgets.width"]),
     ("cli", ["cli"]),
 ]

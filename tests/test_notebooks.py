@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 LESSONS = ["00_index", "01_linearization", "02_width_scaling", "03_infinite_width", "04_learnability",
            "05_learning_rate_spectral_bias", "06_beyond_lazy", "07_kernel_regression", "08_wide_networks_are_linear",
-           "09_vector_outputs"]
+           "09_vector_outputs", "10_lazy_vs_rich"]
 NOTEBOOKS = sorted(p for p in NOTEBOOK_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 LINK = re.compile(r"\]\(([^)\s]+\.ipynb)(?:#[^)]*)?\)")
 

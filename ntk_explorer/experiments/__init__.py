@@ -11,6 +11,8 @@ from .linearity import (HorizonSweep, LinearitySweep, hessian_spectral_norm, hes
 from .measurements import SMOOTHNESS, NTKError, ntk_error, ntk_errors, two_layer_gaps
 from .phase import (PHASE_DEFAULTS, PHASE_LR_FRACTION, PHASE_SCALES, PHASE_WIDTHS, PhaseStream, check_scales,
                     classification_accuracy, lazy_rich_phase, lazy_rich_phase_stream, phase_learning_rate)
+from .phase_baseline import LazyBaseline, lazy_baseline
+from .phase_lines import IsoLine, alpha_sqrt_width_isolines, grid_edges, isoline_levels
 from .phase_result import (PHASE_MEASURE_LABELS, PHASE_MEASURES, PhaseCell, PhaseDiagram, PhaseRun, PhaseSettings,
                            PhaseSlopes, fit_phase_slopes)
 from .sweeps import (SWEEP_METRICS, Slope, SweepRun, SweepStream, WidthSweep, fit_slope, loglog_slope, summarize_runs,
@@ -25,4 +27,5 @@ __all__ = ["ExperimentConfig", "width_sweep", "width_sweep_stream", "SweepRun", 
            "PHASE_DEFAULTS", "check_scales", "classification_accuracy", "phase_learning_rate", "PHASE_LR_FRACTION",
            "PHASE_WIDTHS", "PHASE_SCALES", "jacobian_norm", "hessian_vector_product", "hessian_spectral_norm",
            "linearity_sweep", "LinearitySweep", "horizon_sweep", "HorizonSweep", "network_learning_curve",
-           "pseudo_ntk_sweep", "PseudoNTKSweep", "PSEUDO_METRICS", "kernel_regression_predictions"]
+           "pseudo_ntk_sweep", "PseudoNTKSweep", "PSEUDO_METRICS", "kernel_regression_predictions", "IsoLine",
+           "alpha_sqrt_width_isolines", "grid_edges", "isoline_levels", "LazyBaseline", "lazy_baseline"]

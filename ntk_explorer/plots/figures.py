@@ -400,3 +400,59 @@ def pseudo_ntk_figure(sweep) -> go.Figure:
     fig.add_trace(_line(widths, P.reference_line(widths, -0.5, widths[0], anchor), "slope −1/2", P.OKABE_ITO["grey"],
                         dash="dash", width=1.5))
     return fig
+
+
+# ------------------------------------------------------------------------------------------ lesson 10
+__all__ += ["phase_diagram_figure", "phase_collapse_figure"]
+
+
+def phase_diagram_figure(diagram, measure: str = "kernel_drift") -> go.Figure:
+    """A :class:`~ntk_explorer.experiments.PhaseDiagram` as the "Lazy vs rich" tab draws it (a static copy): the
+    heat map of ``measure`` over (width n, α) with the iso-lines α√n = c of
+    ``ntk_explorer.experiments.alpha_sqrt_width_isolines``."""
+    from ..experiments import PHASE_MEASURE_LABELS, alpha_sqrt_width_isolines, grid_edges
+    fig = P.phase_figure()
+    done = np.zeros(diagram.n_diverged.shape, dtype=bool)
+    for cell in diagram.cells:
+        done[cell.row, cell.column] = True
+    label = PHASE_MEASURE_LABELS[measure][0]
+    traces, layout = P.phase_updates(diagram.widths, diagram.scales, (grid_edges(diagram.widths),
+                                                                       grid_edges(diagram.scales)),
+                                     diagram[measure], diagram.n_diverged, done, diagram.alpha_sqrt_width, measure,
+                                     label, alpha_sqrt_width_isolines(diagram.widths, diagram.scales))
+    P.set_traces(fig, traces)
+    settings = diagram.settings
+    fig.update_layout(title_text=f"{label} ({settings.parameterization} parameterization, {settings.dataset})",
+                      width=760, **layout)
+    return fig
+
+
+def phase_collapse_figure(diagrams: dict, measure: str = "kernel_drift") -> go.Figure:
+    """``measure`` of every finished cell of each diagram (label → PhaseDiagram, e.g. {"ntk": …, "mup": …})
+    against α√n on log–log axes, with the slope −1 of the lazy-training prediction 1/(α√n) (Chizat, Oyallon &
+    Bach 2019; Lee et al. 2019, Theorem 2.1 for the 1/√n) through the first diagram's points.  If α√n is the only
+    variable, the cells of all widths fall on one curve."""
+    from ..experiments import PHASE_MEASURE_LABELS
+    label = PHASE_MEASURE_LABELS[measure][0]
+    fig = P.base_figure(f"{label} against α√n: one curve if α√n is the only variable", "α√n", label, log_x=True,
+                        log_y=True, height=440)
+    symbols = ("circle", "diamond", "square", "triangle-up", "x")
+    anchor = None
+    for i, (name, diagram) in enumerate(diagrams.items()):
+        x, y = diagram.alpha_sqrt_width.ravel(), diagram[measure].ravel()
+        widths = np.repeat(diagram.widths, len(diagram.scales))
+        scales = np.tile(diagram.scales, len(diagram.widths))
+        keep = np.isfinite(y) & (y > 0)
+        fig.add_trace(go.Scatter(x=x[keep], y=y[keep], mode="markers", name=str(name),
+                                 marker=dict(color=_SEQUENCE[i % 7], symbol=symbols[i % 5], size=9,
+                                             line=dict(width=1, color="white")),
+                                 text=[f"n = {int(w)}, α = {a:g}" for w, a in zip(widths[keep], scales[keep])],
+                                 hovertemplate="%{text}<br>α√n = %{x:.3g}<br>%{y:.3g}<extra></extra>"))
+        if anchor is None and keep.any():
+            anchor = (x[keep], y[keep])
+    if anchor is not None:
+        xs = np.geomspace(anchor[0].min(), anchor[0].max(), 2)
+        mid_x, mid_y = math.exp(np.log(anchor[0]).mean()), math.exp(np.log(anchor[1]).mean())
+        fig.add_trace(_line(xs, P.reference_line(xs, -1.0, mid_x, mid_y), "slope −1: ∝ 1/(α√n)",
+                            P.OKABE_ITO["grey"], dash="dash", width=1.5))
+    return fig

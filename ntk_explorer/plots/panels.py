@@ -288,3 +288,82 @@ def mode_residual_figure(n_modes: int = 0) -> go.Figure:
         fig.add_trace(_line(f"theory{i}", f"mode {i + 1} theory", color, dash="dot", width=1.2, legendgroup=str(i),
                             showlegend=False))
     return fig
+
+
+# --------------------------------------------------------------------------------------- lazy vs rich
+__all__ += ["PHASE_LOG_MEASURES", "phase_figure", "phase_updates"]
+#: Phase-diagram measures coloured on a log scale (positive quantities spanning decades); the others (accuracies,
+#: alignments) are coloured linearly.
+PHASE_LOG_MEASURES = ("kernel_drift", "param_movement", "sup_discrepancy", "rms_discrepancy", "test_loss",
+                      "test_loss_lin", "train_loss", "train_loss_lin", "initial_loss")
+
+
+def phase_figure() -> go.Figure:
+    """The lazy-vs-rich panel: a heat map of one measure over (width n, output scale α) on log axes, cells
+    centred on the grid (edges from ``ntk_explorer.experiments.grid_edges``), filled as cells finish, and the
+    predicted iso-lines α√n = c over it (Chizat, Oyallon & Bach 2019; Geiger et al. 2020).  Trace keys: cells
+    (the heat map; its ``text`` holds each cell's value), isolines (one trace, lines separated by gaps),
+    isoline_labels ("α√n = c" right of the lower right end of each line)."""
+    fig = base_figure("Lazy vs rich", "width n", "output scale α", log_x=True, log_y=True, height=470)
+    fig.add_trace(go.Heatmap(x=_EMPTY, y=_EMPTY, z=np.zeros((0, 0)), meta="cells", name="measure",
+                             colorscale="Viridis", texttemplate="%{text}", textfont=dict(size=11),
+                             hovertemplate="%{customdata}<extra></extra>", hoverongaps=True,
+                             colorbar=dict(thickness=14, len=0.9, x=1.13, title=dict(side="right"))))
+    fig.add_trace(go.Scatter(x=_EMPTY, y=_EMPTY, meta="isolines", name="predicted iso-lines α√n = c",
+                             mode="lines", line=dict(color=OKABE_ITO["black"], dash="dash", width=1.6),
+                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=_EMPTY, y=_EMPTY, meta="isoline_labels", name="α√n = c", mode="text",
+                             textposition="middle right", textfont=dict(size=12, color=OKABE_ITO["black"]),
+                             hoverinfo="skip", showlegend=False, cliponaxis=False))
+    fig.update_layout(margin=dict(l=62, r=14, t=36, b=10), legend=dict(y=-0.18), plot_bgcolor="#EEEEEE")
+    return fig
+
+
+def _phase_text(value: float, diverged: int, done: bool) -> str:
+    if not done:
+        return ""
+    if not np.isfinite(value):
+        return "diverged" if diverged else "n/a"
+    return f"{value:.3g}"
+
+
+def phase_updates(widths, scales, edges: tuple, values, n_diverged, done, alpha_sqrt_width, measure: str,
+                  label: str, lines) -> tuple:
+    """(trace updates for :func:`set_traces`, layout updates) that show ``values`` (W, A) of ``measure`` on a
+    :func:`phase_figure`: the heat map (z is (A, W): rows α, columns n; NaN where a cell is not finished),
+    each cell's value as text, a hover naming n, α, α√n and the value, a log colour scale for
+    ``PHASE_LOG_MEASURES`` whose values are positive, and the iso-lines (``IsoLine`` s: level, widths, scales)
+    joined by gaps and labelled "α√n = c".  ``done`` (W, A) bool: cells finished; ``edges``: (width edges,
+    scale edges)."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    log = measure in PHASE_LOG_MEASURES and len(finite) > 0 and bool(np.all(finite > 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shown = np.log10(values) if log else values
+    text = [[_phase_text(values[i, j], n_diverged[i, j], done[i, j]) for i in range(len(widths))]
+            for j in range(len(scales))]
+    hover = [[f"n = {int(widths[i])}, α = {scales[j]:g}, α√n = {alpha_sqrt_width[i, j]:.3g}<br>{label}: "
+              f"{text[j][i] or 'not computed yet'}<br>click: open in Lazy training" for i in range(len(widths))]
+             for j in range(len(scales))]
+    colorbar = dict(title=dict(text=label), tickvals=None, ticktext=None)
+    if log:
+        low, high = np.floor(np.log10(finite.min())), np.ceil(np.log10(finite.max()))
+        ticks = np.arange(low, high + 1)
+        colorbar.update(tickvals=ticks, ticktext=[f"1e{int(k)}" if abs(k) > 2 else f"{10.0 ** k:g}" for k in ticks])
+    xs, ys = [], []
+    for line in lines:
+        xs += list(line.widths) + [np.nan]
+        ys += list(line.scales) + [np.nan]
+    cells = dict(x=np.asarray(edges[0], dtype=np.float64), y=np.asarray(edges[1], dtype=np.float64),
+                 z=np.ascontiguousarray(shown.T), text=text, customdata=hover, colorbar=colorbar,
+                 zmid=0.0 if measure == "alignment_change" and len(finite) else None,
+                 colorscale="RdBu" if measure == "alignment_change" else "Viridis")
+    traces = {"cells": cells,
+              "isolines": dict(x=np.asarray(xs, dtype=np.float64), y=np.asarray(ys, dtype=np.float64)),
+              "isoline_labels": dict(x=np.asarray([line.widths[-1] for line in lines], dtype=np.float64),
+                                     y=np.asarray([line.scales[-1] for line in lines], dtype=np.float64),
+                                     text=[f"α√n = {line.level:g}" for line in lines])}
+    axes = [dict(range=np.log10(e[[0, -1]]).tolist(), tickvals=np.asarray(v, dtype=np.float64),
+                 ticktext=[f"{float(x):g}" for x in v], minor=dict(showgrid=False))
+            for e, v in zip(edges, (widths, scales))]
+    return traces, dict(xaxis=axes[0], yaxis=axes[1])

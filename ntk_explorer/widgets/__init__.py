@@ -14,6 +14,7 @@ from .infinite import InfiniteSettings, InfiniteWidthPanel
 from .lazy import LazySettings, LazyTrainingPanel
 from .learnability import LearnabilityPanel, LearnabilitySettings
 from .panel import Panel
+from .phase import LazyRichPanel, LazyRichSettings
 from .registry import PANELS, PanelRegistry
 from .settings import Settings, setting
 from .spectral import SpectralBiasPanel, SpectralSettings
@@ -21,4 +22,5 @@ from .width import WidthScalingPanel, WidthSettings
 
 __all__ = ["Dashboard", "PANELS", "PanelRegistry", "Panel", "Settings", "setting", "LazyTrainingPanel",
            "LazySettings", "WidthScalingPanel", "WidthSettings", "InfiniteWidthPanel", "InfiniteSettings",
-           "LearnabilityPanel", "LearnabilitySettings", "SpectralBiasPanel", "SpectralSettings"]
+           "LearnabilityPanel", "LearnabilitySettings", "SpectralBiasPanel", "SpectralSettings",
+           "LazyRichPanel", "LazyRichSettings"]

@@ -62,4 +62,5 @@ PANELS = PanelRegistry({
     "infinite": "ntk_explorer.widgets.infinite:InfiniteWidthPanel",
     "learnability": "ntk_explorer.widgets.learnability:LearnabilityPanel",
     "spectral": "ntk_explorer.widgets.spectral:SpectralBiasPanel",
+    "phase": "ntk_explorer.widgets.phase:LazyRichPanel",
 })
