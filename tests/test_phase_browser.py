@@ -140,11 +140,13 @@ def test_a_click_on_a_cell_opens_the_lazy_tab_at_its_width_and_scale(page):
 
 def test_stop_ends_the_run_within_one_cell(browser, server, page):
     page.close()  # one dashboard kernel at a time on a small machine
-    second = open_phase(browser, server + "?panel=phase&min_width=16&max_width=2048&steps=300")
+    # wide networks: a cell takes longer than a click takes to reach the kernel, so the count the browser shows at
+    # the click is the kernel's
+    second = open_phase(browser, server + "?panel=phase&min_width=256&max_width=2048&steps=300")
     try:
         wait_for_status(second, PHASE, r"Run #1")
         before = wait_for_cells(second, "done >= 2")
-        assert before[1] == 8 * 5
+        assert before[1] == 4 * 5
         clicked = time.perf_counter()
         second.locator(f"{PHASE} button.jupyter-button", has_text="Stop").first.click()
         wait_for_status(second, PHASE, r"Run #1 stopped")
@@ -153,9 +155,8 @@ def test_stop_ends_the_run_within_one_cell(browser, server, page):
         after = cells(second)
         print(f"Stop: {before[0]} cells drawn at the click, {after[0]} in the end; 'stopped' shown after "
               f"{stopped_after:.2f} s")
-        # the cell in training when Stop arrived is dropped; one more may have finished on the way, and the browser
-        # may have been one frame (≤ 1 cell) behind the kernel when Stop was clicked
-        assert before[0] <= after[0] <= before[0] + 2 and after[0] < after[1]
+        # the cell in training when Stop arrived is dropped (it may have finished while the click was on its way)
+        assert before[0] <= after[0] <= before[0] + 1 and after[0] < after[1]
         assert "stopped" in phase_status(second)
     finally:
         second.close()
