@@ -286,8 +286,10 @@ def infinite_figure() -> go.Figure:
 def learnability_panel_figure() -> go.Figure:
     """The learnability panel: the theory curve L(λ) = λ/(λ + κ) with the domain's eigenvalues and measured
     learnabilities, and the bars m_k·L_k per level, whose sum is n (the learnability conservation law of Simon
-    et al. 2021), before and after one eigenvalue was scaled (zero-sum competition of eigenmodes, same paper).
-    Trace keys: theory, modes, kernel, network | original, scaled.  Subplot titles: 0 (curve), 1 (bars)."""
+    et al. 2021), before and after one eigenvalue was scaled (zero-sum competition of eigenmodes, same paper) —
+    or, on the digits, the learning curve: the predicted test MSE (eigenlearning) against kernel regression.
+    Trace keys: theory, modes, kernel, network | original, scaled, curve_theory, curve_kernel.  Subplot titles:
+    0 (curve), 1 (bars or learning curve)."""
     fig = panel_grid(1, 2, ["Eigenmode learnability L(λ) = λ/(λ + κ)", "Conservation law: Σ_i L_i = n"],
                      height=430)
     add = fig.add_trace
@@ -305,9 +307,22 @@ def learnability_panel_figure() -> go.Figure:
                marker_pattern_shape="/"), row=1, col=2)
     _axes(fig, 1, 1, "eigenvalue λ (of K/M)", "learnability", log_x=True)
     fig.update_yaxes(range=[-0.05, 1.05], row=1, col=1)
+    add(_line("curve_theory", "theory (eigenlearning)", COLORS["theory"]), row=1, col=2)
+    add(go.Scatter(x=_EMPTY, y=_EMPTY, name="kernel regression (measured)", mode="markers", meta="curve_kernel",
+                   marker=dict(color=COLORS["kernel"], symbol="diamond", size=10), showlegend=False,
+                   error_y=dict(type="data", array=_EMPTY, visible=True)), row=1, col=2)
     _axes(fig, 1, 2, "level (frequency / degree)", "m_k · L_k")
     fig.update_layout(barmode="group")
     return fig
+
+
+def learnability_axes(fig, digits: bool) -> None:
+    """The second subplot of a :func:`learnability_panel_figure`: the conservation bars (circle, hypercube) or,
+    on the digits, the learning curve (test MSE against n, log–log)."""
+    if digits:
+        _axes(fig, 1, 2, "training points n", "test MSE against the labels", log_x=True, log_y=True)
+    else:
+        _axes(fig, 1, 2, "level (frequency / degree)", "m_k · L_k")
 
 
 
@@ -327,7 +342,7 @@ def mode_residual_figure(n_modes: int = 0) -> go.Figure:
 
 # --------------------------------------------------------------------------------------- lazy vs rich
 __all__ += ["PHASE_LOG_MEASURES", "phase_figure", "phase_updates", "lazy_axes", "digit_thumbnails_html",
-            "LAZY_TITLES"]
+            "LAZY_TITLES", "learnability_axes"]
 #: Phase-diagram measures coloured on a log scale (positive quantities spanning decades); the others (accuracies,
 #: alignments) are coloured linearly.
 PHASE_LOG_MEASURES = ("kernel_drift", "param_movement", "sup_discrepancy", "rms_discrepancy", "test_loss",

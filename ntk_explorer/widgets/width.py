@@ -10,19 +10,22 @@ import numpy as np
 from ..data import parse_target
 from ..experiments import SWEEP_METRICS, WidthSweep, summarize_runs, width_sweep_stream
 from ..plots import panels as P
+from .lazy_setup import CLASS_PRESETS, digit_classes
 from .panel import Panel, buttons
 from .settings import Choice, FloatRange, IntRange, LogRange, Settings, Text, setting
 
 __all__ = ["WidthScalingPanel", "WidthSettings", "SweepFrame", "SWEEP_WIDTHS"]
 
 SWEEP_WIDTHS = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+DATASET_LR = {"circle": 1.0, "digits": 10.0}  # the base rate a data set starts at (the digits' NTK is smaller)
 
 
 @dataclass(frozen=True)
 class WidthSettings(Settings):
     """Settings of the width-scaling panel: the sweep runs every width of SWEEP_WIDTHS between ``min_width`` and
     ``max_width`` (either order) with ``seeds`` seeds each; ``lr`` is the base rate (scaled per
-    parameterization by the core)."""
+    parameterization by the core).  ``dataset``: ``n`` points of the unit circle with ``target``, or ``n`` training
+    images of the digits ``classes`` (one output for two classes, one-hot outputs for more)."""
     min_width: int = setting(64, Choice("smallest width", SWEEP_WIDTHS, style="slider"))
     max_width: int = setting(1024, Choice("largest width", SWEEP_WIDTHS, style="slider"))
     seeds: int = setting(3, IntRange("seeds per width", 1, 10))
@@ -32,6 +35,8 @@ class WidthSettings(Settings):
     steps: int = setting(200, IntRange("GD steps", 10, 2000, step=10))
     lr: float = setting(1.0, LogRange("base rate η", 1e-2, 10.0))
     n: int = setting(16, IntRange("training points", 2, 64))
+    dataset: str = setting("circle", Choice("data", ("circle", "digits"), style="toggle"))
+    classes: str = setting("3,8", Choice("digits", CLASS_PRESETS))
     target: str = setting("sin(3*t)", Text("target f*(t)", validate=parse_target))
     bias: float = setting(0.1, FloatRange("bias σ_b", 0.0, 1.0, step=0.05))
 
@@ -43,8 +48,14 @@ class WidthSettings(Settings):
         """The keyword arguments of ``ntk_explorer.width_sweep`` (fields of an ExperimentConfig)."""
         record_every = max(1, self.steps // 100)
         return dict(depth=self.depth, activation=self.activation, parameterization=self.parameterization,
-                    sigma_b=self.bias, n_train=self.n, n_eval=128, target=self.target, lr=self.lr, steps=self.steps,
-                    record_every=record_every, kernel_every=record_every * 5)
+                    sigma_b=self.bias, n_train=self.n, n_eval=128, lr=self.lr, steps=self.steps,
+                    record_every=record_every, kernel_every=record_every * 5, **self.data_config())
+
+    def data_config(self) -> dict:
+        """The data fields of the sweep's ExperimentConfig: the circle's target, or the digits' classes."""
+        if self.dataset == "digits":
+            return dict(domain="digits", classes=digit_classes(self.classes))
+        return dict(target=self.target)
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,6 +90,9 @@ error. The dashed line has slope $-1/2$ (the theorem's bound); the dotted line s
 (Dyer &amp; Gur-Ari 2019; Huang &amp; Yau 2019) predict for the discrepancy and kernel drift of smooth
 activations. ReLU is not covered by the theorem. Under "mup" (maximal update, Yang &amp; Hu 2021) the kernel keeps
 moving as width grows: features learn, the lazy regime is left.</p>
+<p><b>Data</b>: the unit circle with a target, or the shipped 8×8 digits ("data" → digits: images centred and of
+norm 1, ±1 labels for two classes, one-hot rows and as many outputs for more; the discrepancy is then the RMS over
+test images and outputs).</p>
 """
 
 
@@ -93,8 +107,8 @@ class WidthScalingPanel(Panel):
     snippet_imports = "from ntk_explorer import width_sweep\n"
     snippet_body = """record_every = max(1, s.steps // 100)
 sweep = width_sweep({widths}, s.seeds, depth=s.depth, activation=s.activation, parameterization=s.parameterization,
-                    sigma_b=s.bias, n_train=s.n, n_eval=128, target=s.target, lr=s.lr, steps=s.steps,
-                    record_every=record_every, kernel_every=5 * record_every)
+                    sigma_b=s.bias, n_train=s.n, n_eval=128, lr=s.lr, steps=s.steps,
+                    record_every=record_every, kernel_every=5 * record_every, **s.data_config())
 print(sweep)
 """
 
@@ -113,6 +127,17 @@ print(sweep)
 
     def first_display(self) -> None:
         pass  # a sweep is started by the Run button only
+
+    def relevant(self, name: str) -> bool:
+        if name == "target":
+            return self.settings.dataset == "circle"
+        if name == "classes":
+            return self.settings.dataset == "digits"
+        return True
+
+    def adjust(self, settings, changed):
+        """Another data set starts at its own base rate (DATASET_LR)."""
+        return settings.replace(lr=DATASET_LR[settings.dataset]) if changed == "dataset" else settings
 
     def snippet_values(self) -> dict:
         return {"widths": self.settings.widths()}

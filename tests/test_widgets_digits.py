@@ -1,6 +1,8 @@
-"""The lazy-training panel on the digits, headless: the test accuracy of f and f^lin it plots is the core's training
-run scored independently, the misclassified images it shows are the ones the outputs get wrong, ten classes train
-ten outputs, the data switch hides what does not apply, and its reproducing code gives the same numbers."""
+"""The digits in the panels that offer data sets, headless.  Lazy training: the test accuracy of f and f^lin it plots
+is the core's training run scored independently, the misclassified images it shows are the ones the outputs get
+wrong, ten classes train ten outputs, the data switch hides what does not apply, and its reproducing code gives the
+same numbers.  Width scaling: the sweep is ``width_sweep`` on the digits.  Learnability: the kernel is built on the
+digit images and the learning curve is eigenlearning's prediction against measured kernel regression."""
 import numpy as np
 import pytest
 import torch
@@ -95,3 +97,67 @@ def test_the_data_switch_sets_the_rate_and_shows_only_what_applies():
     assert panel.figure.layout.xaxis.title.text == "angle t on the unit circle"
     assert len(trace_keys(panel.figure)["accuracy"].y) == 0 and panel.thumbnails.value == ""
     assert LazySettings(dataset="digits", classes="0-9").problem().classes == tuple(range(10))
+
+
+# ------------------------------------------------------------------------------------------ width scaling
+def test_width_panel_on_the_digits_equals_width_sweep():
+    from ntk_explorer.experiments import width_sweep
+    from ntk_explorer.widgets import WidthScalingPanel, WidthSettings
+    panel = WidthScalingPanel(min_width=32, max_width=64, seeds=2, steps=20, n=12)
+    panel.controls["dataset"].value = "digits"  # the control: the rate follows the data set
+    assert panel.settings.lr == 10.0 and panel.controls["lr"].value == 10.0
+    assert panel.controls["target"].layout.display == "none" and panel.controls["classes"].layout.display is None
+    panel.apply(classes="0,1,2", run=True)
+    assert panel.wait(300) == "done", panel.status.value
+    expected = width_sweep([32, 64], 2, depth=1, activation="erf", parameterization="ntk", sigma_b=0.1, n_train=12,
+                           n_eval=128, lr=10.0, steps=20, record_every=1, kernel_every=5, domain="digits",
+                           classes=(0, 1, 2), progress=False)
+    columns = panel.export_columns()
+    for metric in ("discrepancy", "kernel_drift", "param_distance"):
+        np.testing.assert_allclose(columns[f"{metric}_mean"], expected.mean[metric], rtol=1e-10, err_msg=metric)
+    namespace = {}
+    exec(panel.snippet().replace("print(sweep)", ""), namespace)
+    assert namespace["s"] == panel.settings == WidthSettings(min_width=32, max_width=64, seeds=2, steps=20, n=12,
+                                                              dataset="digits", classes="0,1,2", lr=10.0)
+    np.testing.assert_allclose(namespace["sweep"].mean["kernel_drift"], expected.mean["kernel_drift"], rtol=1e-10)
+
+
+# ------------------------------------------------------------------------------------------ learnability
+def test_learnability_panel_on_the_digits_predicts_and_measures_the_learning_curve():
+    from ntk_explorer import spectra as S
+    from ntk_explorer.widgets import LearnabilityPanel
+    panel = LearnabilityPanel(domain="digits", classes="4,9", images=96, n=16, trials=30, depth=1)
+    assert panel.controls["images"].layout.display is None and panel.controls["dim"].layout.display == "none"
+    panel.run()
+    assert panel.wait(300) == "done", panel.status.value
+    data = make_dataset("digits", n_train=96, n_eval=2, classes=(4, 9), seed=0)
+    domain = S.points(data.x_train)
+    K = domain.analytic_kernel(depth=1, activation="relu", sigma_b=0.0)
+    from ntk_explorer.kernels import analytic_kernels
+    torch.testing.assert_close(K, analytic_kernels(data.x_train, depth=1, activation="relu").ntk, rtol=1e-12,
+                               atol=1e-14)  # the NTK of the digit images themselves
+    es = S.eigensystem(K, domain)
+    ns = np.array([2, 4, 8, 16, 32, 64])
+    predicted = S.predicted_mse(es.level_eigenvalues, es.level_power(data.y_train).sqrt(), ns, es.multiplicities)
+    measured = S.kernel_learning_curve(K, domain, data.y_train, ns, trials=30)
+    traces = trace_keys(panel.figure)
+    np.testing.assert_array_equal(traces["curve_theory"].x, ns)
+    np.testing.assert_allclose(traces["curve_theory"].y, predicted, rtol=1e-10)
+    np.testing.assert_allclose(traces["curve_kernel"].y, measured.mean, rtol=1e-10)
+    assert len(traces["original"].y) == 0  # no conservation bars over 96 one-image levels
+    assert panel.figure.layout.xaxis2.type == "log" and "Learning curve" in panel.figure.layout.annotations[1].text
+    # what the plot shows: for n ≪ M the theory is within a few standard errors and 15 % of kernel regression; as n
+    # nears M = 96 (n = 64) the measured error sits well above it (eigenlearning's approximations assume n ≪ M)
+    small = ns <= 96 // 4
+    z = np.abs(predicted - measured.mean) / measured.stderr
+    assert np.all(z[small] < 4) and np.all(np.abs(predicted / measured.mean - 1)[small] < 0.15)
+    assert measured.mean[-1] > 1.5 * predicted[-1]
+    assert predicted[-1] < 0.3 * predicted[0]  # the labels are learned
+    namespace = {"print": lambda *args, **kwargs: None}
+    exec(panel.snippet(), namespace)
+    np.testing.assert_allclose(namespace["predicted"], predicted, rtol=1e-10)
+    np.testing.assert_allclose(namespace["measured"].mean, measured.mean, rtol=1e-10)
+    panel.apply(domain="hypercube", dim=4)  # back to a symmetric domain: the conservation bars again
+    assert panel.wait(300) == "done"
+    assert panel.figure.layout.xaxis2.type == "linear" and len(traces["curve_theory"].y) == 0
+    assert len(traces["original"].y) > 0
