@@ -47,9 +47,9 @@ LAYERS = [
     ("public face", [""]),  # ntk_explorer/__init__.py
     ("plots", ["plots", "plots.figures", "plots.panels"]),
     ("widgets", ["widgets", "widgets.dashboard", "widgets.figure", "widgets.guards", "widgets.infinite", "widgets.lazy",
-                 "widgets.lazy_setup", "widgets.learnability", "widgets.panel", "widgets.registry", "widgets.runner",
-                 "widgets.phase", "widgets.settings", "widgets.spectral", "widgets.specs", "widgets.state",
-                 "widgets.width"]),
+                 "widgets.lazy_digits", "widgets.lazy_setup", "widgets.learnability", "widgets.panel",
+                 "widgets.registry", "widgets.runner", "widgets.phase", "widgets.settings", "widgets.spectral",
+                 "widgets.specs", "widgets.state", "widgets.width"]),
     ("cli", ["cli"]),
 ]
 LAYER = {(f"{PACKAGE}.{name}" if name else PACKAGE): i for i, (_, names) in enumerate(LAYERS) for name in names}

@@ -168,13 +168,22 @@ def test_a_click_on_a_cell_opens_the_lazy_tab_at_that_width_and_scale():
     assert overrides["width"] in (32, 64) and "width 48 →" in notes[0]
 
 
-def test_digits_cells_open_the_lazy_tab_with_a_note():
-    panel = LazyRichPanel(**SMALL)
+def test_digits_cells_open_the_lazy_tab_on_the_digits():
+    panel = LazyRichPanel(**{**SMALL, "n_train": 100, "classes": "0-9"})
     overrides, notes = panel.lazy_settings_for(32, 3.0)
-    assert overrides["width"] == 32 and overrides["alpha"] == 3.0 and "lr" not in overrides
-    assert any("circle" in note for note in notes)
+    assert overrides["width"] == 32 and overrides["alpha"] == 3.0 and "lr" not in overrides  # no run yet: no rate
+    assert overrides["dataset"] == "digits" and overrides["classes"] == "0-9" and overrides["n"] == 64
+    assert notes == ["100 training points → 64 (the lazy tab's largest)"]
+    LazySettings(**overrides)  # valid lazy settings
     with pytest.raises(RuntimeError, match="not inside a Dashboard"):
         panel.open_cell(0, 0)
+    dash = Dashboard("panel=phase&min_width=16&max_width=32&min_scale=1&max_scale=3&steps=20&n_train=8&n_eval=16")
+    phase = dash.panels["phase"]
+    assert phase.wait(300) == "done"
+    lazy = phase.open_cell(1, 0)  # n = 32, α = 1 on the digits 3 and 8: the lazy tab follows their test accuracy
+    assert lazy.settings.dataset == "digits" and lazy.settings.classes == "3,8" and lazy.settings.n == 8
+    assert lazy.settings.lr == pytest.approx(phase.frame.diagram.settings.lr)
+    assert lazy.wait(300) == "done" and "test accuracy" in lazy.status.value
 
 
 def test_the_static_figures_draw_the_core_diagram():

@@ -5,7 +5,8 @@ digits ("digits", ``digits_dataset``); typed target expressions are parsed safel
 whitelist, never ``eval``).
 """
 from .dataset import Dataset
-from .digits import DEFAULT_DIGIT_CLASSES, IMAGE_SHAPE, check_classes, digits_dataset, load_digits, scale_digits
+from .digits import (DEFAULT_DIGIT_CLASSES, IMAGE_SHAPE, check_classes, digits_dataset, load_digits, predicted_labels,
+                     scale_digits)
 from .expression import MAX_DEPTH, MAX_EXPONENT, MAX_LENGTH, TargetExpression, parse_target
 from .synthetic import (DATASETS, DOMAINS, add_label_noise, circle_points, flip_labels, fourier_target,
                         hypercube_points, make_dataset, random_smooth_target, sine_target, sphere_points, step_target,
@@ -17,4 +18,5 @@ __all__ = [
     "parse_target", "TargetExpression", "train_eval_split", "add_label_noise", "flip_labels",
     "DOMAINS", "DATASETS", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT",
     "digits_dataset", "load_digits", "scale_digits", "check_classes", "DEFAULT_DIGIT_CLASSES", "IMAGE_SHAPE",
+    "predicted_labels",
 ]

@@ -28,8 +28,8 @@ import torch
 from .dataset import Dataset
 from ..validation import check_count, check_device, check_float_dtype, check_seed
 
-__all__ = ["load_digits", "digits_dataset", "scale_digits", "check_classes", "DIGIT_CLASSES", "DEFAULT_DIGIT_CLASSES",
-           "DIGITS_FILE", "IMAGE_SHAPE"]
+__all__ = ["load_digits", "digits_dataset", "scale_digits", "check_classes", "predicted_labels", "DIGIT_CLASSES",
+           "DEFAULT_DIGIT_CLASSES", "DIGITS_FILE", "IMAGE_SHAPE"]
 
 DIGITS_FILE = "digits.npz"
 DIGIT_CLASSES = tuple(range(10))
@@ -107,6 +107,24 @@ def _targets(labels, classes) -> np.ndarray:
     if len(classes) == 2:
         return np.where(labels == classes[0], 1.0, -1.0)
     return (labels[:, None] == np.asarray(classes)[None, :]).astype(np.float64)
+
+
+def predicted_labels(outputs, classes) -> np.ndarray:
+    """The digit each row of network outputs stands for, decoding the targets of :func:`digits_dataset`: one
+    output (N,) or (N, 1) → ``classes[0]`` where f ≥ 0 (y = +1) and ``classes[1]`` elsewhere; k outputs (N, k)
+    → ``classes[argmax_o f_o]``.  An int64 array (N,), to compare with a Dataset's ``labels_eval``."""
+    classes = check_classes(classes)
+    f = outputs.detach().cpu().numpy() if isinstance(outputs, torch.Tensor) else np.asarray(outputs)
+    f = np.asarray(f, dtype=np.float64)
+    if f.ndim == 2 and f.shape[1] == 1:
+        f = f[:, 0]
+    if f.ndim == 1:
+        if len(classes) != 2:
+            raise ValueError(f"one output per point decodes two classes, got classes {classes}")
+        return np.where(f >= 0, classes[0], classes[1]).astype(np.int64)
+    if f.ndim != 2 or f.shape[1] != len(classes):
+        raise ValueError(f"outputs must have shape (N,) or (N, {len(classes)}) for classes {classes}, got {f.shape}")
+    return np.asarray(classes, dtype=np.int64)[f.argmax(axis=1)]
 
 
 def digits_dataset(*, n_train: int = 32, n_eval=256, classes=DEFAULT_DIGIT_CLASSES, seed: int = 0,

@@ -13,6 +13,7 @@ This module imports plotly: it is not imported by ``import ntk_explorer`` (the c
 """
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -141,10 +142,11 @@ ANGLE_TICKS = dict(range=[0, 2 * math.pi], tickvals=[0, math.pi / 2, math.pi, 3 
 
 def lazy_figure() -> go.Figure:
     """The lazy-training panel: f_t and f^lin_t over the circle (with the target, the training points, f_0 and
-    the closed-form f^lin at the final step), the training losses, the three quantities of Lee et al. 2019,
-    Theorem 2.1, against the step, and the NTK spectrum on the training set at t = 0 and now.  Trace keys:
-    target, f0, flin_closed, f, flin, train | loss, loss_lin | discrepancy, kernel_drift, param_distance |
-    spectrum0, spectrum_t."""
+    the closed-form f^lin at the final step) — or, on the digits, the test accuracy of f_t and f^lin_t against the
+    step (:func:`lazy_axes` switches the first subplot) —, the training losses, the three quantities of Lee et al.
+    2019, Theorem 2.1, against the step, and the NTK spectrum on the training set at t = 0 and now.  Trace keys:
+    target, f0, flin_closed, f, flin, train, accuracy, accuracy_lin | loss, loss_lin | discrepancy, kernel_drift,
+    param_distance | spectrum0, spectrum_t."""
     fig = panel_grid(2, 2, ["Network f_t and its linearization f^lin_t", "Training loss L = (1/N) Σ ½(f − y)²",
                             "Distance from the linear regime (Lee et al. 2019, Thm 2.1)",
                             "NTK spectrum on the training set"], height=820)
@@ -155,6 +157,8 @@ def lazy_figure() -> go.Figure:
     add(_line("f", "f_t (network)", COLORS["f"], width=2.5), row=1, col=1)
     add(_line("flin", "f^lin_t (linearized)", COLORS["flin"], dash="dash", width=2.5), row=1, col=1)
     add(_markers("train", "training points", COLORS["train"], size=9), row=1, col=1)
+    add(_line("accuracy", "test accuracy of f_t", COLORS["f"], width=2.5), row=1, col=1)
+    add(_line("accuracy_lin", "test accuracy of f^lin_t", COLORS["flin"], dash="dash", width=2.5), row=1, col=1)
     add(_line("loss", "loss of f_t", COLORS["f"]), row=1, col=2)
     add(_line("loss_lin", "loss of f^lin_t", COLORS["flin"], dash="dash"), row=1, col=2)
     add(_line("discrepancy", "RMS f_t − f^lin_t", COLORS["discrepancy"]), row=2, col=1)
@@ -169,6 +173,37 @@ def lazy_figure() -> go.Figure:
     _axes(fig, 2, 1, "GD step", "relative size", log_y=True)
     _axes(fig, 2, 2, "eigenvalue index (descending)", "eigenvalue λ_i", log_y=True)
     return fig
+
+
+LAZY_TITLES = {"circle": "Network f_t and its linearization f^lin_t",
+               "digits": "Test accuracy of f_t and f^lin_t (the digits)"}
+
+
+def lazy_axes(fig, dataset: str) -> None:
+    """Sets the first subplot of a :func:`lazy_figure` (also a FigureWidget, inside batch_update) for the circle
+    (output against the angle) or the digits (test accuracy against the GD step)."""
+    set_subplot_title(fig, 0, LAZY_TITLES[dataset])
+    if dataset == "digits":
+        fig.update_xaxes(title_text="GD step", range=None, tickvals=None, ticktext=None, autorange=True, row=1, col=1)
+        fig.update_yaxes(title_text="test accuracy", autorange=True, row=1, col=1)
+    else:
+        _axes(fig, 1, 1, "angle t on the unit circle", "output")
+        fig.update_xaxes(ANGLE_TICKS, autorange=False, row=1, col=1)
+        fig.update_yaxes(autorange=True, row=1, col=1)
+
+
+def digit_thumbnails_html(images, captions, scale: int = 4) -> str:
+    """Small heat maps of 8×8 digit images (pixel values 0–16, ink dark) with a caption each, as HTML: an inline
+    grid per image (no figure).  ``images``: (K, 8, 8); ``captions``: K strings (escaped here)."""
+    cells = []
+    for image, caption in zip(images, captions):
+        grey = (255 - np.asarray(image, dtype=np.float64).reshape(8, 8) * 255 / 16).round().astype(int)
+        pixels = "".join(f'<div style="background:rgb({g},{g},{g})"></div>' for g in grey.ravel())
+        cells.append(f'<figure style="margin:0 6px 4px 0;display:inline-block;text-align:center">'
+                     f'<div style="display:grid;grid-template-columns:repeat(8,{scale}px);grid-auto-rows:{scale}px;'
+                     f'border:1px solid #999">{pixels}</div><figcaption style="font-size:11px">'
+                     f'{html.escape(caption)}</figcaption></figure>')
+    return f'<div class="ntk-thumbnails" style="display:flex;flex-wrap:wrap">{"".join(cells)}</div>'
 
 
 def angle_axis(fig: go.Figure) -> go.Figure:
@@ -291,7 +326,8 @@ def mode_residual_figure(n_modes: int = 0) -> go.Figure:
 
 
 # --------------------------------------------------------------------------------------- lazy vs rich
-__all__ += ["PHASE_LOG_MEASURES", "phase_figure", "phase_updates"]
+__all__ += ["PHASE_LOG_MEASURES", "phase_figure", "phase_updates", "lazy_axes", "digit_thumbnails_html",
+            "LAZY_TITLES"]
 #: Phase-diagram measures coloured on a log scale (positive quantities spanning decades); the others (accuracies,
 #: alignments) are coloured linearly.
 PHASE_LOG_MEASURES = ("kernel_drift", "param_movement", "sup_discrepancy", "rms_discrepancy", "test_loss",

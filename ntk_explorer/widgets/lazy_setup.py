@@ -1,5 +1,5 @@
 """The computation behind the lazy-training and spectral-bias panels (runs in the worker thread; all mathematics
-is the core's).
+is the core's).  The data are the unit circle with a target, or the shipped 8×8 digits (``Problem.dataset``).
 
 :class:`Problem` names a data set and a network at initialisation; :meth:`LazySetup.build` makes them with the
 core (``ntk_explorer.data.make_dataset``, ``ntk_explorer.models.MLP``, ``ntk_explorer.kernels.empirical_ntk``) with
@@ -16,14 +16,25 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..data import add_label_noise, make_dataset, parse_target
-from ..dynamics import critical_learning_rates, gd_mse_predictor, train_stream
+from ..data import Dataset, add_label_noise, make_dataset, parse_target
+from ..dynamics import critical_learning_rates, gd_mse_predictor, kernel_matrix, train_stream
 from ..kernels import empirical_ntk
 from ..models import MLP
 
-__all__ = ["Problem", "LazySetup", "History", "recording", "N_EVAL", "LABEL_NOISE_SEED"]
+__all__ = ["Problem", "LazySetup", "History", "recording", "N_EVAL", "N_EVAL_DIGITS", "LABEL_NOISE_SEED",
+           "CLASS_PRESETS", "digit_classes"]
 
 N_EVAL = 128
+N_EVAL_DIGITS = 256  # test images of the digits (every class pair of CLASS_PRESETS has ≥ 256 + 64 images)
+CLASS_PRESETS = ("3,8", "4,9", "1,7", "0,1", "0,1,2", "0-9")  # digit classes a panel offers (its settings' text)
+
+
+def digit_classes(text: str) -> tuple:
+    """The digits of a preset: "3,8" → (3, 8), "0-9" → (0, 1, …, 9)."""
+    if "-" in text:
+        low, high = (int(part) for part in text.split("-"))
+        return tuple(range(low, high + 1))
+    return tuple(int(part) for part in text.split(","))
 LABEL_NOISE_SEED = 2  # the noise of labels at clicked training points (the preset grid uses make_dataset's)
 
 
@@ -35,9 +46,11 @@ def recording(steps: int) -> tuple:
 
 @dataclass(frozen=True)
 class Problem:
-    """A data set on the unit circle and a network at initialisation: everything of a lazy-training run but the
-    learning rate, the number of steps and the output scale.  ``points``: None for ``n`` evenly spread training
-    angles (``make_dataset("circle")``), else the training angles themselves."""
+    """A data set and a network at initialisation: everything of a lazy-training run but the learning rate, the
+    number of steps and the output scale.  ``dataset`` "circle": ``n`` points on the unit circle with ``target``;
+    ``points``: None for ``n`` evenly spread training angles (``make_dataset("circle")``), else the training angles
+    themselves.  ``dataset`` "digits": ``n`` training and N_EVAL_DIGITS test images of the digits ``classes``
+    (``make_dataset("digits")``; target, noise, radius and points do not apply)."""
     width: int
     depth: int
     activation: str
@@ -49,6 +62,8 @@ class Problem:
     noise: float = 0.0
     radius: float = 1.0
     points: Optional[tuple] = None
+    dataset: str = "circle"
+    classes: tuple = ()
 
 
 def _tensor(a):
@@ -69,7 +84,9 @@ def training_set(problem: Problem):
 @dataclass(frozen=True, eq=False)
 class LazySetup:
     """Data, network and kernels of one :class:`Problem` (f_0, Θ_0 on the training set and between the eval and
-    training points, the spectrum of Θ_0 in descending order, the critical learning rates)."""
+    training points, the spectrum of Θ_0 in descending order, the critical learning rates).  On the digits
+    ``t_train``/``t_eval`` are the point indices, Θ_0 is (N, N) or (N, N, O, O) for O classes and ``data`` holds
+    the Dataset (labels, images, classes); on the circle ``data`` is None."""
     problem: Problem
     t_train: np.ndarray
     t_eval: np.ndarray
@@ -83,9 +100,12 @@ class LazySetup:
     f0_train: np.ndarray
     f0_eval: np.ndarray
     spectrum0: np.ndarray
+    data: Optional[Dataset] = None
 
     @classmethod
     def build(cls, problem: Problem) -> "LazySetup":
+        if problem.dataset == "digits":
+            return cls.build_digits(problem)
         t_train, y_train, data = training_set(problem)
         x_train = problem.radius * _tensor(np.stack([np.cos(t_train), np.sin(t_train)], axis=1))
         x_eval = problem.radius * data.x_eval
@@ -98,6 +118,28 @@ class LazySetup:
         spectrum0 = np.linalg.eigvalsh(k_train.numpy())[::-1].copy()
         return cls(problem, t_train, data.t_eval.numpy(), x_train, _tensor(y_train), x_eval, data.y_eval.numpy(),
                    model, k_train, k_eval_train, f0_train, f0_eval, spectrum0)
+
+    @classmethod
+    def build_digits(cls, problem: Problem) -> "LazySetup":
+        data = make_dataset("digits", n_train=problem.n, n_eval=N_EVAL_DIGITS, classes=problem.classes, seed=0)
+        model = MLP(data.in_dim, problem.width, problem.depth, out_dim=data.out_dim, activation=problem.activation,
+                    parameterization=problem.parameterization, sigma_b=problem.bias, seed=problem.seed)
+        with torch.no_grad():
+            f0_train, f0_eval = model(data.x_train), model(data.x_eval)
+        if data.out_dim == 1:
+            f0_train, f0_eval = f0_train[:, 0], f0_eval[:, 0]
+        k_train = empirical_ntk(model, data.x_train)
+        k_eval_train = empirical_ntk(model, data.x_eval, data.x_train)
+        spectrum0 = np.linalg.eigvalsh(kernel_matrix(k_train)[0].numpy())[::-1].copy()
+        return cls(problem, np.arange(len(data.y_train), dtype=np.float64),
+                   np.arange(len(data.y_eval), dtype=np.float64), data.x_train, data.y_train, data.x_eval,
+                   data.y_eval.numpy(), model, k_train, k_eval_train, f0_train.numpy(), f0_eval.numpy(), spectrum0,
+                   data)
+
+    @property
+    def k_matrix(self) -> torch.Tensor:
+        """Θ_0 on the training set as one (N·O, N·O) matrix (``ntk_explorer.dynamics.kernel_matrix``)."""
+        return kernel_matrix(self.k_train)[0]
 
     def rates(self):
         return critical_learning_rates(self.k_train)
@@ -131,6 +173,10 @@ class History:
             self.series[name].append(getattr(snapshot, name))
         if snapshot.ntk_eigenvalues is not None:
             self.spectrum, self.spectrum_step = snapshot.ntk_eigenvalues, int(snapshot.step)
+
+    def record(self, name: str, value: float) -> None:
+        """Appends ``value`` to a series of its own (e.g. the test accuracy of f on the digits)."""
+        self.series.setdefault(name, []).append(value)
 
     def arrays(self) -> dict:
         return {name: np.asarray(values, dtype=np.float64) for name, values in self.series.items()}

@@ -146,12 +146,7 @@ class Panel:
         one a control change would start (``run=None``; none for panels with a run button), the full run
         (``run=True``) or none (``run=False``).  Returns the new run id, or None when nothing started."""
         self.state.settings = self._settings_from(settings, overrides, self.settings)
-        self._syncing = True
-        try:
-            for name, widget in self.controls.items():
-                widget.value = getattr(self.settings, name)
-        finally:
-            self._syncing = False
+        self._sync_controls()
         self.show_controls()
         if run is None:
             return self.settings_changed()
@@ -167,9 +162,20 @@ class Panel:
             self.status.value = format_status("error", f"{error} (kept {getattr(self.settings, name)!r})")
             return
         self.state.settings = settings
+        self._sync_controls()  # fields that adjust() changed along with this one
         self.show_controls()
         if name not in self.passive_fields:
             self.settings_changed()
+
+    def _sync_controls(self) -> None:
+        """Every control shows its field of the current settings (no control change is triggered)."""
+        self._syncing = True
+        try:
+            for name, widget in self.controls.items():
+                if widget.value != getattr(self.settings, name):
+                    widget.value = getattr(self.settings, name)
+        finally:
+            self._syncing = False
 
     passive_fields: ClassVar[tuple] = ()  # fields whose change starts nothing (e.g. the lazy panel's "live")
 

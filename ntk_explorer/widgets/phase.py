@@ -18,6 +18,7 @@ from ..experiments import (PHASE_MEASURE_LABELS, PHASE_MEASURES, PhaseDiagram, a
                            fit_phase_slopes, grid_edges, lazy_rich_phase_stream)
 from ..plots import panels as P
 from .lazy import LazySettings
+from .lazy_setup import CLASS_PRESETS, digit_classes
 from .panel import Panel, buttons
 from .runner import format_status
 from .settings import Choice, IntRange, Settings, Text, setting
@@ -27,15 +28,6 @@ __all__ = ["LazyRichPanel", "LazyRichSettings", "PhaseFrame", "GRID_WIDTHS", "GR
 
 GRID_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 GRID_SCALES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-CLASS_PRESETS = ("3,8", "4,9", "1,7", "0,1", "0,1,2", "0-9")
-
-
-def digit_classes(text: str) -> tuple:
-    """The digits of a preset: "3,8" → (3, 8), "0-9" → (0, 1, …, 9)."""
-    if "-" in text:
-        low, high = (int(part) for part in text.split("-"))
-        return tuple(range(low, high + 1))
-    return tuple(int(part) for part in text.split(","))
 
 
 @dataclass(frozen=True)
@@ -119,8 +111,9 @@ maximal-update parameterization "mup" (Yang &amp; Hu 2021, "Feature Learning in 
 features move by $\Theta(1)$ at every width: the drift no longer vanishes as $n$ grows and the lines stop being
 level sets. The fitted exponents under the plot are a least-squares fit of
 $\log m = c + a\log n + b\log\alpha$ over the finished cells.</p>
-<p>A click on a cell opens the Lazy training tab at that width and $\alpha$ (the nearest width of its slider;
-$\alpha$ clipped to its range; it trains on the circle).</p>
+<p>A click on a cell opens the Lazy training tab at that width and $\alpha$, on the same data and with the same
+network and rate (the nearest width of its slider; $\alpha$ clipped to its range; at most 64 training points).
+There the test accuracy of $f$ and $f^{lin}$ is followed step by step.</p>
 """
 
 
@@ -242,8 +235,8 @@ print(diagram.table(s.measure))
     # ------------------------------------------------------------------------------------- navigation
     def lazy_settings_for(self, width: int, scale: float) -> tuple:
         """(overrides of the lazy-training panel's settings for the cell (width, α), notes): its nearest
-        width (a slider of WIDTHS), α clipped to its range, and this panel's network; for the circle also its
-        target, training points (at most 64) and the base learning rate of the last run."""
+        width (a slider of WIDTHS), α clipped to its range, this panel's network and data (the digits' classes, or
+        the circle's target; training points at most 64) and the base learning rate of the last run."""
         specs, notes = LazySettings.specs(), []
         options = specs["width"].options
         lazy_width = specs["width"].parse(str(min(max(int(width), min(options)), max(options))))[0]
@@ -257,16 +250,14 @@ print(diagram.table(s.measure))
         bias = 0.0 if self.frame is None else self.frame.diagram.settings.sigma_b  # the diagram's σ_b (default 0)
         overrides = dict(width=lazy_width, alpha=alpha, parameterization=s.parameterization, depth=s.depth,
                          activation=s.activation, steps=s.steps, points=None, bias=bias)
-        if s.dataset == "circle":
-            n = min(s.n_train, specs["n"].high)
-            if n != s.n_train:
-                notes.append(f"{s.n_train} training points → {n}")
-            overrides.update(target=s.target, n=n)
-            if self.frame is not None:
-                lr = self.frame.diagram.settings.lr
-                overrides["lr"] = min(max(lr, specs["lr"].low), specs["lr"].high)
-        else:
-            notes.append("the lazy tab trains on the circle, with its own target and learning rate")
+        n = min(s.n_train, specs["n"].high)
+        if n != s.n_train:
+            notes.append(f"{s.n_train} training points → {n} (the lazy tab's largest)")
+        overrides.update(dataset=s.dataset, n=n)
+        overrides.update(dict(classes=s.classes) if s.dataset == "digits" else dict(target=s.target))
+        if self.frame is not None:
+            lr = self.frame.diagram.settings.lr
+            overrides["lr"] = min(max(lr, specs["lr"].low), specs["lr"].high)
         return overrides, notes
 
     def open_cell(self, width_index: int, scale_index: int):
