@@ -74,14 +74,17 @@ def lines(page) -> list:
     return page.evaluate(LINES, FIRST_PLOT)
 
 
-def assert_light_first_plot(page, network, origin: str) -> None:
-    """Waits for the first plot; plotly's bundle came once, over HTTP, cacheable; the websockets carried < 1 MB."""
+def assert_light_first_plot(page, network, origin: str, plotly_extension: bool = False) -> None:
+    """Waits for the first plot; plotly's bundle came once, over HTTP, cacheable; the websockets carried < 1 MB;
+    no other copy of plotly.js came (``plotly_extension``: JupyterLab loads plotly's own Lab extension, with its
+    copy, at startup whatever the notebook shows: at most that one)."""
     page.wait_for_selector(FIRST_LINE, state="attached", timeout=LOAD_MS)
     rec = recorded(page)
     assert rec["wsBytesAtFirstPlot"] is not None and rec["wsBytesAtFirstPlot"] < MB, rec["wsBytesAtFirstPlot"]
     assert len(network.bundle) == 1, network.bundle
     url, status, cache_control = network.bundle[0]
     assert url.startswith(origin) and status == 200 and cache_control == "max-age=31536000", network.bundle
+    assert len(network.mime_extension) <= (1 if plotly_extension else 0), network.mime_extension
 
 
 def train_and_see_the_lines_change(page, network) -> None:
@@ -134,7 +137,7 @@ def test_jupyterlab_runs_the_notebook_and_a_reloaded_page_shows_the_trained_figu
     page, network = page_and_network
     page.goto(lab.url + "lab/tree/notebooks/dashboard.ipynb", timeout=LOAD_MS)
     run_all_cells(page)
-    assert_light_first_plot(page, network, lab.url)
+    assert_light_first_plot(page, network, lab.url, plotly_extension=True)
     train_and_see_the_lines_change(page, network)
     trained = lines(page)
     # A view created after drawing: save, reload; the figure comes back from the kernel as it is now (trained).
