@@ -77,7 +77,11 @@ def test_ten_digits_train_ten_outputs():
     assert panel.frame.f.shape == (N_EVAL_DIGITS, 10)
     assert len(trace_keys(panel.figure)["spectrum0"].y) == 20 * 10  # Θ_0 is (N·O) × (N·O)
     closed = trace_keys(panel.figure)["flin_closed"]
-    assert "closed form): accuracy" in closed.name and closed.y[0] == closed.y[1]
+    assert "test accuracy" in closed.hovertemplate and closed.y[0] == closed.y[1]
+    labels = data.labels_eval
+    flin_closed_accuracy = np.mean(np.argmax(panel.frame.flin_closed, axis=1) == labels)
+    assert closed.y[0] == pytest.approx(flin_closed_accuracy, abs=1e-15)
+    assert closed.y[0] == pytest.approx(trace_keys(panel.figure)["accuracy_lin"].y[-1], abs=0.01)  # = the trained
 
 
 def test_the_data_switch_sets_the_rate_and_shows_only_what_applies():

@@ -192,7 +192,7 @@ def lazy_axes(fig, dataset: str) -> None:
         fig.update_yaxes(autorange=True, row=1, col=1)
 
 
-def digit_thumbnails_html(images, captions, scale: int = 4) -> str:
+def digit_thumbnails_html(images, captions, scale: int = 5) -> str:
     """Small heat maps of 8×8 digit images (pixel values 0–16, ink dark) with a caption each, as HTML: an inline
     grid per image (no figure).  ``images``: (K, 8, 8); ``captions``: K strings (escaped here)."""
     cells = []
@@ -200,7 +200,7 @@ def digit_thumbnails_html(images, captions, scale: int = 4) -> str:
         grey = (255 - np.asarray(image, dtype=np.float64).reshape(8, 8) * 255 / 16).round().astype(int)
         pixels = "".join(f'<div style="background:rgb({g},{g},{g})"></div>' for g in grey.ravel())
         cells.append(f'<figure style="margin:0 6px 4px 0;display:inline-block;text-align:center">'
-                     f'<div style="display:grid;grid-template-columns:repeat(8,{scale}px);grid-auto-rows:{scale}px;'
+                     f'<div style="display:inline-grid;grid-template-columns:repeat(8,{scale}px);grid-auto-rows:{scale}px;'
                      f'border:1px solid #999">{pixels}</div><figcaption style="font-size:11px">'
                      f'{html.escape(caption)}</figcaption></figure>')
     return f'<div class="ntk-thumbnails" style="display:flex;flex-wrap:wrap">{"".join(cells)}</div>'
@@ -307,7 +307,7 @@ def learnability_panel_figure() -> go.Figure:
                marker_pattern_shape="/"), row=1, col=2)
     _axes(fig, 1, 1, "eigenvalue λ (of K/M)", "learnability", log_x=True)
     fig.update_yaxes(range=[-0.05, 1.05], row=1, col=1)
-    add(_line("curve_theory", "theory (eigenlearning)", COLORS["theory"]), row=1, col=2)
+    add(_line("curve_theory", "predicted test MSE (eigenlearning)", COLORS["theory"], dash="dash"), row=1, col=2)
     add(go.Scatter(x=_EMPTY, y=_EMPTY, name="kernel regression (measured)", mode="markers", meta="curve_kernel",
                    marker=dict(color=COLORS["kernel"], symbol="diamond", size=10), showlegend=False,
                    error_y=dict(type="data", array=_EMPTY, visible=True)), row=1, col=2)

@@ -28,8 +28,8 @@ def digits_traces(frame) -> tuple:
     closed = dict(x=EMPTY, y=EMPTY, name=f"f^lin at step {steps} (closed form)")
     if frame.flin_closed is not None:
         level = classification_accuracy(frame.flin_closed, data.y_eval)
-        closed = dict(x=np.array([0.0, steps]), y=np.array([level, level]),
-                      name=f"f^lin at step {steps} (closed form): accuracy {level:.3f}")
+        closed = dict(x=np.array([0.0, steps]), y=np.array([level, level]), name=closed["name"],
+                      hovertemplate=f"closed-form f^lin at step {steps}: test accuracy {level:.3f}<extra></extra>")
     said, said_lin = predicted_labels(frame.f, data.classes), predicted_labels(frame.flin, data.classes)
     wrong = np.flatnonzero(said != data.labels_eval)
     shown = wrong[:THUMBNAILS]
