@@ -8,7 +8,7 @@ user and per user for 4 users training at once; kernel memory.  Targets from the
 
 Measured in the page (RECORDER_JS): the first plotted line of the lazy-training panel; the websocket bytes
 (every message the page's websockets receive, counted as they arrive); every redraw of the panel's first plot
-(a MutationObserver callback in which a line's ``d`` attribute changed counts as one frame drawn).  Selectors
+(a MutationObserver callback with changes inside its traces counts as one frame drawn).  Selectors
 stay generic: the first ``.js-plotly-plot`` inside ``.ntk-panel-lazy`` and the Train button by its text.
 
 Usage: python -m benchmarks.bench_load [--quick] [--users 8] [--pool-size N] [--json out.json].  ``--quick``: one user only
@@ -207,7 +207,8 @@ RECORDER_JS = """(() => {
   // Installed in every document of a context; timestamps are epoch milliseconds taken in the page.
   // firstPlot: when the lazy panel's first plotted line appears; statuses: every text (and CSS class) its status
   // line shows; wsBytes: bytes received so far by the page's websockets (wsBytesAtFirstPlot: at the first plot);
-  // frames: every redraw of the panel's first plot (a mutation batch that changed a line's d attribute).
+  // frames: every redraw of the panel's first plot (a batch of mutations inside its traces: a line's d attribute
+  // changed, or trace elements replaced).
   if (window.__ntk) return;
   const rec = window.__ntk = {firstPlot: null, statuses: [], wsBytes: 0, wsMessages: 0, wsBytesAtFirstPlot: null,
                               frames: []};
@@ -240,8 +241,9 @@ RECORDER_JS = """(() => {
     new MutationObserver(check).observe(document, {subtree: true, childList: true, characterData: true});
     new MutationObserver((mutations) => {
       const plot = document.querySelector(%(plot)r);
-      if (plot && mutations.some((m) => plot.contains(m.target))) rec.frames.push(now());
-    }).observe(document, {subtree: true, attributes: true, attributeFilter: ["d"]});
+      const traces = plot && plot.querySelector(".scatterlayer");
+      if (traces && mutations.some((m) => traces.contains(m.target))) rec.frames.push(now());
+    }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ["d"]});
   };
   start();
 })();""" % dict(first=FIRST_LINE, status=STATUS, plot=FIRST_PLOT)

@@ -198,7 +198,7 @@ def contributing_example():
 
 def test_the_contributing_example_is_one_file_and_one_registry_line():
     module, line = contributing_example()
-    key, path = re.fullmatch(r'"(\w+)": "([\w.]+):(\w+)",', line).group(1), None
+    key = re.fullmatch(r'"(\w+)": "([\w.]+):(\w+)",', line).group(1)
     assert key == "slice" and line.endswith('"ntk_explorer.widgets.slice:SlicePanel",')
     sys.modules[module.__name__] = module  # stands in for ntk_explorer/widgets/slice.py
     PANELS.register(f"{module.__name__}:SlicePanel", key="slice")
