@@ -1,10 +1,14 @@
-"""Helpers shared by the real-browser tests (tests/test_browser.py, tests/test_robustness_browser.py): chromium
-discovery, the skip-or-fail rule, and page helpers for the dashboard's lazy-training panel.  The server helpers
+"""Helpers shared by the real-browser tests (tests/test_browser.py, test_phase_browser.py, test_frontends.py,
+test_robustness_browser.py): chromium discovery, the skip-or-fail rule, a Voilà server and chromium browsers that
+are always stopped, and page helpers for the dashboard's lazy-training panel.  The lower-level server helpers
 (free port, port polling, the CLI-started server, kernel processes) live in benchmarks/bench_load.py, which the
-load test shares.  Without chromium or playwright a browser test is skipped with the reason, except when the
+load benchmark shares.  Without chromium or playwright a browser test is skipped with the reason, except when the
 environment variable CI is set: then it fails (CI must run them)."""
+import contextlib
 import os
 import re
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +24,8 @@ from benchmarks.bench_load import (CHROMIUM, CHROMIUM_ARGS, RECORDER_JS, dashboa
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "RECORDER_JS", "dashboard_server", "free_port", "kernel_memory",
            "kernel_processes", "wait_for_port", "ROOT", "LAZY", "unavailable", "sync_playwright", "open_dashboard",
            "status", "run_number", "wait_for_status", "wait_for_run_done", "function_traces", "function_data",
-           "wait_for_lines_to_change", "wait_for_traces", "TRACE_DATA"]
+           "wait_for_lines_to_change", "wait_for_traces", "TRACE_DATA", "voila_server", "persistent_chromium",
+           "launched_chromium"]
 
 LOAD_TIMEOUT_MS = 120_000
 RUN_TIMEOUT_MS = 60_000
@@ -42,6 +47,52 @@ def sync_playwright():
     except ImportError:
         unavailable("playwright is not installed: pip install -e '.[test]'")
     return start
+
+
+@contextlib.contextmanager
+def voila_server(log_path):
+    """Voilà on 127.0.0.1:<free port> serving the dashboard, started like `ntk-explorer dashboard` but with
+    tracebacks shown; yields its URL and always stops it (and its kernels)."""
+    from ntk_explorer.cli import voila_command
+    port = free_port()
+    cmd = [("--show_tracebacks=True" if c.startswith("--show_tracebacks") else c) for c in voila_command(port)]
+    with open(log_path, "w+") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, OMP_NUM_THREADS="1"), start_new_session=True)
+        try:
+            wait_for_port(port, proc, log.name)
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            proc.terminate()  # voila shuts its kernels down on SIGTERM
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # the process group started here (voila and its kernels)
+                proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def persistent_chromium(user_data_dir, viewport):
+    """A headless chromium browser context with its own user-data folder (skips, or fails under CI, without
+    chromium or playwright)."""
+    start = sync_playwright()
+    with start() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(user_data_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, viewport=viewport)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@contextlib.contextmanager
+def launched_chromium(playwright):
+    """A headless chromium browser (new contexts are made per page by the caller); always closed."""
+    instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    try:
+        yield instance
+    finally:
+        instance.close()
 
 
 def open_dashboard(browser, url):

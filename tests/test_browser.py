@@ -1,51 +1,24 @@
 """Real-browser tests: Voilà serves notebooks/dashboard.ipynb on a free loopback port and headless Debian chromium
 drives it through Playwright (see ../shared/ECOSYSTEM.md).  Without chromium or playwright these tests are skipped
 with the reason, except when the environment variable CI is set: then they fail (CI must run them)."""
-import os
-import signal
-import subprocess
-
 import pytest
 
-from _browser import (CHROMIUM, CHROMIUM_ARGS, LAZY, ROOT, free_port, function_traces, open_dashboard, run_number,
-                      sync_playwright, wait_for_lines_to_change, wait_for_port, wait_for_run_done, wait_for_traces)
-from ntk_explorer.cli import voila_command
+from _browser import (LAZY, ROOT, function_traces, open_dashboard, persistent_chromium, run_number, voila_server,
+                      wait_for_lines_to_change, wait_for_run_done, wait_for_traces)
 
 SCREENSHOT = ROOT / "assets" / "dashboard.png"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """Voilà on 127.0.0.1:<free port>, started like `ntk-explorer dashboard` (tracebacks on); always stopped."""
-    port = free_port()
-    cmd = [("--show_tracebacks=True" if c.startswith("--show_tracebacks") else c) for c in voila_command(port)]
-    log = open(tmp_path_factory.mktemp("voila") / "voila.log", "w+")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS="1"),
-                            start_new_session=True)
-    try:
-        wait_for_port(port, proc, log.name)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.terminate()  # voila shuts its kernels down on SIGTERM
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the process group this fixture created (voila and its kernels)
-            proc.wait(timeout=10)
-        log.close()
+    with voila_server(tmp_path_factory.mktemp("voila") / "voila.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    start = sync_playwright()
-    with start() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium")), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 800})
-        try:
-            yield context
-        finally:
-            context.close()
+    with persistent_chromium(tmp_path_factory.mktemp("chromium"), viewport={"width": 1280, "height": 800}) as context:
+        yield context
 
 
 @pytest.fixture(scope="module")

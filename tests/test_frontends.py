@@ -14,7 +14,7 @@ stopped.  Without chromium or playwright the tests skip, except under CI (then t
 import re
 
 import pytest
-from _browser import CHROMIUM, CHROMIUM_ARGS, LAZY, sync_playwright
+from _browser import LAZY, launched_chromium, sync_playwright
 
 from benchmarks.bench_load import (FIRST_LINE, FIRST_PLOT, RECORDER_JS, PageLog, copy_notebooks, dashboard_server,
                                    jupyter_server, recorded)
@@ -35,9 +35,8 @@ def playwright():
 
 @pytest.fixture(scope="module")
 def browser(playwright):
-    instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-    yield instance
-    instance.close()
+    with launched_chromium(playwright) as instance:
+        yield instance
 
 
 @pytest.fixture(scope="module")

@@ -3,15 +3,11 @@ headless Debian chromium drives it through Playwright (see tests/test_browser.py
 cells of the heat map appear while the grid is computed, Stop ends the run within one cell, and a click on a cell
 opens the lazy-training tab at that cell's width and output scale.  Without chromium or playwright these tests are
 skipped with the reason, except when the environment variable CI is set: then they fail."""
-import os
-import signal
-import subprocess
 import time
 
 import pytest
 
-from _browser import CHROMIUM, CHROMIUM_ARGS, LAZY, free_port, sync_playwright, wait_for_port
-from ntk_explorer.cli import voila_command
+from _browser import LAZY, persistent_chromium, voila_server
 
 PHASE = ".ntk-panel-phase"
 LOAD_TIMEOUT_MS = 180_000
@@ -30,36 +26,14 @@ CELLS = """(sel) => {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """Voilà on 127.0.0.1:<free port>, started like `ntk-explorer dashboard` (tracebacks on); always stopped."""
-    port = free_port()
-    cmd = [("--show_tracebacks=True" if c.startswith("--show_tracebacks") else c) for c in voila_command(port)]
-    log = open(tmp_path_factory.mktemp("voila") / "voila.log", "w+")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS="1"),
-                            start_new_session=True)
-    try:
-        wait_for_port(port, proc, log.name)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.terminate()  # voila shuts its kernels down on SIGTERM
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the process group this fixture created (voila and its kernels)
-            proc.wait(timeout=10)
-        log.close()
+    with voila_server(tmp_path_factory.mktemp("voila") / "voila.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    start = sync_playwright()
-    with start() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium")), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
-        try:
-            yield context
-        finally:
-            context.close()
+    with persistent_chromium(tmp_path_factory.mktemp("chromium"), viewport={"width": 1280, "height": 900}) as context:
+        yield context
 
 
 def open_phase(browser, url):

@@ -22,8 +22,8 @@ import uuid
 import numpy as np
 import pytest
 
-from _browser import (CHROMIUM, CHROMIUM_ARGS, LAZY, RECORDER_JS, dashboard_server, function_data, kernel_memory,
-                      kernel_processes, open_dashboard, sync_playwright, wait_for_status)
+from _browser import (LAZY, RECORDER_JS, dashboard_server, function_data, kernel_memory, kernel_processes,
+                      launched_chromium, open_dashboard, sync_playwright, wait_for_status)
 from benchmarks.bench_load import drive, summary
 from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import LazyTrainingPanel
@@ -55,9 +55,8 @@ def server(playwright, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(playwright):
-    instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-    yield instance
-    instance.close()
+    with launched_chromium(playwright) as instance:
+        yield instance
 
 
 def test_two_users_at_once_each_get_a_plot_and_a_run_with_one_torch_thread(server, browser):

@@ -118,3 +118,27 @@ def test_diverged_outcome_is_a_warning_not_an_error():
     controller.start(lambda ctx: ("diverged", "training diverged at step 3"))
     assert controller.wait(10) == "diverged"
     assert "diverged at step 3" in status.value and "ntk-status-warning" in status.value
+
+
+def test_collect_draws_the_growing_list_and_keeps_the_finished_items_when_stopped():
+    controller, drawn, fig, status = make_controller(max_fps=1e6)
+
+    def stream_of(n, stop_after=None):
+        def job(ctx):
+            def items():
+                for k in range(n):
+                    if stop_after is not None and k == stop_after:
+                        ctx.stop.set()  # as Stop does: the stream ends early
+                        return
+                    yield k
+            got = ctx.collect(items(), n, lambda done: tuple(done), lambda k: f"item {k}", status="0 items")
+            return f"collected {got}"
+        return job
+
+    controller.start(stream_of(3))
+    assert controller.wait(10) == "done" and "collected [0, 1, 2]" in status.value
+    assert drawn == [(), (0,), (0, 1), (0, 1, 2)]  # empty first, then one frame per finished item
+    drawn.clear()
+    controller.start(stream_of(4, stop_after=2))
+    assert controller.wait(10) == "stopped"
+    assert drawn[0] == () and drawn[-1] == (0, 1)  # stopped: the finished items stay drawn

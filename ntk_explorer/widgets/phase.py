@@ -176,20 +176,14 @@ print(diagram.table(s.measure))
         stream = lazy_rich_phase_stream(settings.widths(), settings.scales(), stop=ctx.stop,
                                         **settings.phase_arguments())
         lines = alpha_sqrt_width_isolines(stream.widths, stream.scales)
-        cells, total = [], stream.n_cells
+        total = stream.n_cells
 
-        def frame():
+        def frame(cells):
             diagram = PhaseDiagram.from_cells(stream.widths, stream.scales, stream.settings, tuple(cells),
                                               complete=len(cells) == total)
             return PhaseFrame(diagram, lines, total)
-        ctx.frame(frame, final=True, status=f"0/{total} cells (base lr {stream.settings.lr:.3g})")
-        for cell in stream:
-            cells.append(cell)
-            ctx.frame(frame, final=len(cells) == total,
-                      status=f"width {cell.width}, α = {cell.scale:g} ({len(cells)}/{total} cells)")
-        if len(cells) < total:  # stopped: show the finished cells, then the status says "stopped"
-            ctx.frame(frame, final=True)
-        ctx.check()
+        cells = ctx.collect(stream, total, frame, lambda cell: f"width {cell.width}, α = {cell.scale:g}",
+                            status=f"0/{total} cells (base lr {stream.settings.lr:.3g})")
         diverged = sum(cell.n_diverged for cell in cells)
         note = f"; {diverged} diverged runs (NaN)" if diverged else ""
         return f"done: {total} cells in {ctx.elapsed():.1f} s, base lr {stream.settings.lr:.3g}{note}."

@@ -82,6 +82,25 @@ class RunContext:
     def status(self, kind: str, text: str) -> bool:
         return self.controller._set_status(self.run_id, kind, text)
 
+    def collect(self, stream, total: int, make_frame: Callable[[list], object], describe: Callable[[object], str],
+                status: str) -> list:
+        """Drains a stream of finished items (runs, cells) into a list and draws ``make_frame(items)`` as it
+        grows: once empty (with ``status``), after each item (status ``describe(item)`` and the count; the last
+        one final), and once more when the stream stopped early so that the finished items stay drawn.  Then
+        :meth:`check` (a stopped run ends as stopped).  Returns the items."""
+        items = []
+
+        def frame():
+            return make_frame(items)
+        self.frame(frame, final=True, status=status)
+        for item in stream:
+            items.append(item)
+            self.frame(frame, final=len(items) == total, status=f"{describe(item)} ({len(items)}/{total})")
+        if len(items) < total:
+            self.frame(frame, final=True)
+        self.check()
+        return items
+
 
 class RunController:
     """Owns the worker thread of one panel.

@@ -144,19 +144,13 @@ print(sweep)
 
     def job(self, ctx, settings):
         stream = width_sweep_stream(settings.widths(), settings.seeds, stop=ctx.stop, **settings.sweep_config())
-        total, runs = len(stream), []
+        total = len(stream)
 
-        def frame():
+        def frame(runs):
             done = 1 + max((r.width_index for r in runs), default=-1)
             return SweepFrame(summarize_runs(stream.widths, stream.seeds, runs), done, len(runs), total)
-        ctx.frame(frame, final=True, status=f"0/{total} runs")
-        for run in stream:
-            runs.append(run)
-            ctx.frame(frame, final=len(runs) == total,
-                      status=f"width {run.width}, seed {run.seed} ({len(runs)}/{total})")
-        if len(runs) < total:  # stopped: show what was finished, then the status says "stopped"
-            ctx.frame(frame, final=True)
-        ctx.check()
+        runs = ctx.collect(stream, total, frame, lambda run: f"width {run.width}, seed {run.seed}",
+                           status=f"0/{total} runs")
         diverged = sum(run.diverged for run in runs)
         note = f" ({diverged} diverged runs left out: lower lr)" if diverged else ""
         return f"done: {total} runs in {ctx.elapsed():.1f} s{note}."
