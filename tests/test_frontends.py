@@ -12,6 +12,7 @@ port by a fixture (Lab and the prefixed server on a copy of the notebook in a te
 stopped.  Without chromium or playwright the tests skip, except under CI (then they fail).
 """
 import re
+import time
 
 import pytest
 from _browser import LAZY, launched_chromium, sync_playwright
@@ -112,6 +113,30 @@ def test_standalone_voila_pre_started_kernel_with_query_string(voila, page_and_n
                           response.text())
     assert external == [], f"the page as served loads from other hosts: {external}"  # e.g. a CDN stylesheet
     train_and_see_the_lines_change(page, network)
+
+
+BUNDLE_DELAY_S = 3.5  # longer than the 2 s anywidget gives a widget's module and initialize()
+
+
+def test_a_figure_whose_plotly_arrives_late_still_updates(voila, browser):
+    """A busy page (several students on one machine, a slow laptop) can take longer than anywidget's 2 s to load
+    plotly.js; such a figure used to stay frozen at its first drawing while the rest of the page went on.  Here the
+    bundle's response is held back 3.5 s: the figure must still be drawn with the current state and follow a run."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.add_init_script(RECORDER_JS)
+    network = PageLog().attach(context)
+
+    def late(route):
+        time.sleep(BUNDLE_DELAY_S)
+        route.continue_()
+    context.route("**/ntk-explorer/plotly/widgetbundle.js*", late)
+    try:
+        page = context.new_page()
+        page.goto(voila.url, timeout=LOAD_MS)
+        page.wait_for_selector(FIRST_LINE, state="attached", timeout=LOAD_MS)
+        train_and_see_the_lines_change(page, network)
+    finally:
+        context.close()
 
 
 def run_all_cells(page) -> None:

@@ -22,8 +22,8 @@ import plotly.graph_objects as go
 import pytest
 
 import ntk_explorer_server
-from ntk_explorer.widgets.figure import (LOADER_ESM, VIEW_STATE_TRAITS, ServedFigureWidget, bundle_url_path,
-                                         figure_widget, sync_view_state)
+from ntk_explorer.widgets.figure import (LOADER_ESM, SYNC_MESSAGE, SYNC_TRAIT, VIEW_STATE_TRAITS, ServedFigureWidget,
+                                         bundle_url_path, figure_widget, sync_view_state)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,11 +80,12 @@ def test_pins_agree_between_pyproject_and_binder():
 def test_served_figure_carries_a_small_loader_not_plotly():
     fig = figure_widget(go.Figure(go.Scatter(x=[0.0, 1.0], y=[1.0, 2.0])))
     state = fig.get_state()
-    assert state["_esm"] == LOADER_ESM and len(LOADER_ESM) < 2000
-    assert len(json.dumps(state["_esm"])) < 2000  # was ~5 MB per figure with plotly's own _esm
+    assert state["_esm"] == LOADER_ESM and len(LOADER_ESM) < 4000
+    assert len(json.dumps(state["_esm"])) < 4000  # was ~5 MB per figure with plotly's own _esm
     assert f'"{bundle_url_path()}"' in LOADER_ESM and f"v={plotly.__version__}" in bundle_url_path()
     assert "jupyter-config-data" in LOADER_ESM and "baseUrl" in LOADER_ESM
-    assert "export default bundle.default" in LOADER_ESM
+    assert "module.default()" in LOADER_ESM  # one plotly widget per figure, from the bundle's factory
+    assert "await import" not in LOADER_ESM  # the module returns at once (anywidget's 2 s limit)
     assert isinstance(fig, go.FigureWidget) and fig.layout.width == 445 and fig.layout.autosize is False
 
 
@@ -118,6 +119,29 @@ def test_a_new_view_starts_from_the_current_figure():
     sync_view_state(fig)  # kept for callers: nothing to do for served figures
     with pytest.raises(TypeError, match="figure_widget"):
         sync_view_state(go.FigureWidget())
+
+
+def test_resync_request_is_answered_with_one_state_message_of_the_current_figure(monkeypatch):
+    """The loader's handshake: once plotly's model exists in the page it sends {"type": SYNC_MESSAGE}; the figure
+    answers with one message holding its current data and layout (edits made before included) and a new counter
+    value, which is what the page waits for before drawing."""
+    assert json.dumps(SYNC_MESSAGE) in LOADER_ESM and json.dumps(SYNC_TRAIT) in LOADER_ESM
+    fig = figure_widget(go.Figure(go.Scatter(x=[0.0, 1.0, 2.0], y=[0.0, 0.0, 0.0])))
+    sent = []
+    monkeypatch.setattr(fig, "_send", lambda msg, buffers=None: sent.append((msg, buffers)))
+    fig.data[0].y = [3.0, 4.0, 5.0]  # an edit the page may have missed while plotly.js was loading
+    sent.clear()
+    fig._handle_custom_msg({"type": "something else"}, [])  # ipywidgets' dispatch of a custom message
+    assert sent == []
+    for expected in (1, 2):
+        fig._handle_custom_msg({"type": SYNC_MESSAGE}, [])
+        assert len(sent) == 1
+        msg, buffers = sent.pop()
+        assert msg["method"] == "update" and set(msg["state"]) == {*VIEW_STATE_TRAITS.values(), SYNC_TRAIT}
+        assert msg["state"][SYNC_TRAIT] == expected  # a new value every time: the page's change event fires
+        trace = msg["state"]["_widget_data"][0]
+        assert list(_buffer_values(trace["y"])) == [3.0, 4.0, 5.0] and not buffers  # the current y
+        assert msg["state"]["_widget_layout"]["width"] == 445
 
 
 def test_served_figure_keeps_plotly_update_api():

@@ -1,15 +1,20 @@
 """How the panels make their plotly FigureWidgets: the one place that knows about FigureWidget internals.
 
 Every panel builds its figures with :func:`figure_widget`, which returns a :class:`ServedFigureWidget`: plotly's
-FigureWidget, with its update API unchanged (``batch_update``, assigning trace data, ``on_click``), except for two
+FigureWidget, with its update API unchanged (``batch_update``, assigning trace data, ``on_click``), except for three
 things that make pages light and correct:
 
 - **plotly.js once per page, over HTTP.**  plotly's FigureWidget sends its whole bundle (plotly.js and the widget,
   ~5 MB) as the anywidget ``_esm`` of every figure, over the kernel websocket.  Here ``_esm`` is :data:`LOADER_ESM`,
-  a few hundred bytes that import the bundle from the page's own Jupyter server (route
-  ``ntk_explorer_server.BUNDLE_ROUTE`` under the page's base URL, served from the installed plotly), and re-export
-  its default export, a factory, so every figure keeps its own state.  The browser fetches the bundle once per
-  page (one module per URL) and caches it across pages.
+  a small module that imports the bundle from the page's own Jupyter server (route
+  ``ntk_explorer_server.BUNDLE_ROUTE`` under the page's base URL, served from the installed plotly) and hands each
+  figure its own plotly widget from the bundle's default export, a factory.  The browser fetches the bundle once
+  per page (one module per URL) and caches it across pages.
+- **A figure keeps updating on a busy page.**  anywidget drops every later message of a model whose module and
+  ``initialize()`` took more than two seconds (anywidget 0.9–0.11), and evaluating plotly.js on a loaded machine
+  can take longer: then the figure never changed again, while the rest of the page did.  The loader therefore
+  returns at once and lets plotly initialize when the bundle arrives; it then asks the figure for its current
+  state (:data:`SYNC_MESSAGE`, answered with one state message carrying :data:`SYNC_TRAIT`) before drawing.
 - **A view created after drawing starts from the current figure.**  plotly sends edits as one-shot messages and
   syncs its initial-state traits only when a figure is built, so a page that connects later (Voilà connects after
   the notebook ran, always so with a pre-started kernel; a reloaded page) would show the figure as built.
@@ -21,9 +26,11 @@ from __future__ import annotations
 import json
 
 import plotly.graph_objects as go
+import traitlets
 from ntk_explorer_server import BUNDLE_ROUTE, bundle_query
 
-__all__ = ["FIGURE_WIDTH", "LOADER_ESM", "ServedFigureWidget", "figure_widget", "sync_view_state", "bundle_url_path"]
+__all__ = ["FIGURE_WIDTH", "LOADER_ESM", "SYNC_MESSAGE", "SYNC_TRAIT", "ServedFigureWidget", "figure_widget",
+           "sync_view_state", "bundle_url_path"]
 
 FIGURE_WIDTH = 445  # two figures side by side next to the controls fit a 1280-pixel-wide window
 
@@ -40,9 +47,16 @@ def bundle_url_path() -> str:
 
 _LOADER_TEMPLATE = """\
 // ntk_explorer: plotly's FigureWidget, with plotly.js fetched once per page from the Jupyter server (not sent
-// over the kernel websocket with every figure).  Re-exports the bundle's default export (a factory: one state per
-// figure).
+// over the kernel websocket with every figure).
+//
+// anywidget gives a widget's module and initialize() two seconds; a model not ready by then drops every later
+// message from Python, so a figure whose page is busy (several pages on one machine, a slow laptop) would never
+// update.  Evaluating the 5 MB bundle can take longer, so this module and initialize() return at once: the
+// bundle is imported in the background, plotly's own initialize() runs when it arrives, then the figure's
+// current state is asked for again (the messages of the wait went to no plotly model) and only then is the
+// view drawn.
 const ROUTE = %(route)s;
+const SYNC = %(sync)s;
 const element = document.getElementById("jupyter-config-data");
 const baseUrl = element ? JSON.parse(element.textContent).baseUrl : undefined;
 if (!baseUrl) {
@@ -50,20 +64,52 @@ if (!baseUrl) {
                   + "bundle cannot be located; open the notebook in JupyterLab or Voila");
 }
 const url = new URL(baseUrl.replace(/\\/?$/, "/") + ROUTE, window.location.href).href;
-let bundle;
-try {
-  bundle = await import(url);
-} catch (error) {
-  throw new Error(`ntk_explorer: could not load plotly's widget bundle from ${url} (${error}). Serve the page with `
-                  + "`ntk-explorer dashboard`, or enable the server extension: "
+const bundle = import(url).catch((error) => {
+  throw new Error(`ntk_explorer: could not load plotly's widget bundle from ${url} (${error}). Serve the page `
+                  + "with `ntk-explorer dashboard`, or enable the server extension: "
                   + "`jupyter server extension enable ntk_explorer_server`");
+});
+bundle.catch(() => {});  // reported by render()
+
+function resync(model) {
+  // Asks Python for the figure's current state; resolves when it has been set (or after 10 s without a reply).
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 10000);
+    model.on(`change:${SYNC.trait}`, () => { clearTimeout(timer); resolve(); });
+    model.send({type: SYNC.message});
+  });
 }
-export default bundle.default;
+
+export default () => {
+  let ready = null;  // plotly's widget for this figure, initialized and holding the current state
+  return {
+    initialize(context) {
+      ready = bundle.then(async (module) => {
+        const plotly = module.default();  // a factory: one state per figure
+        await plotly.initialize(context);
+        await resync(context.model);
+        return plotly;
+      });
+      ready.catch(() => {});
+    },
+    async render(context) {
+      const plotly = await ready;
+      return plotly.render(context);
+    },
+  };
+};
 """
 
 
+# The resync handshake of the loader: the front end sends {"type": SYNC_MESSAGE}; the figure answers with one state
+# message holding its current data and layout and a new value of the counter SYNC_TRAIT.
+SYNC_MESSAGE = "ntk_explorer.resync"
+SYNC_TRAIT = "_ntk_resync"
+
+
 def _loader_esm() -> str:
-    return _LOADER_TEMPLATE % {"route": json.dumps(bundle_url_path())}
+    return _LOADER_TEMPLATE % {"route": json.dumps(bundle_url_path()),
+                               "sync": json.dumps({"message": SYNC_MESSAGE, "trait": SYNC_TRAIT})}
 
 
 LOADER_ESM = _loader_esm()
@@ -73,11 +119,20 @@ class ServedFigureWidget(go.FigureWidget):
     """plotly's FigureWidget whose plotly.js comes from the server over HTTP (see the module docstring)."""
 
     _esm = LOADER_ESM  # anywidget's module of the widget (anywidget's public API for a widget's front end)
+    _ntk_resync = traitlets.Int(0)  # SYNC_TRAIT: sent only in answer to the loader's resync request
 
     def __init__(self, *args, **kwargs):
         self._built = False  # the widget's comm opens (and reads the state) before plotly has set the figure up
         super().__init__(*args, **kwargs)
         self._built = True
+        self.on_msg(self._answer_resync)
+
+    def _answer_resync(self, _widget, content, _buffers) -> None:
+        """The loader's request (``{"type": SYNC_MESSAGE}``, sent once plotly's model exists in the page): one
+        state message with the current data and layout (see :meth:`get_state`) and a new ``SYNC_TRAIT``."""
+        if isinstance(content, dict) and content.get("type") == SYNC_MESSAGE:
+            self._ntk_resync += 1
+            self.send_state([*VIEW_STATE_TRAITS.values(), SYNC_TRAIT])
 
     def get_state(self, key=None, drop_defaults=False):
         """ipywidgets' state of this widget, with the initial-view traits replaced by the current figure."""
