@@ -15,7 +15,7 @@ import re
 import time
 
 import pytest
-from _browser import LAZY, launched_chromium, sync_playwright
+from _browser import LAZY
 
 from benchmarks.bench_load import (FIRST_LINE, FIRST_PLOT, RECORDER_JS, PageLog, copy_notebooks, dashboard_server,
                                    jupyter_server, recorded)
@@ -25,19 +25,6 @@ RUN_MS = 300_000  # a default run takes seconds; on a 2-core machine shared with
 MB = 1_000_000
 LINES = """(sel) => Array.from(document.querySelector(sel).querySelectorAll('.scatterlayer .trace path.js-line'))
                         .map((p) => p.getAttribute('d'))"""  # the lines of the lazy panel's first plot
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    start = sync_playwright()  # skips, or fails under CI, without chromium/playwright: before starting a server
-    with start() as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
-def browser(playwright):
-    with launched_chromium(playwright) as instance:
-        yield instance
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +47,16 @@ def prefixed(playwright, tmp_path_factory):
         yield server
 
 
-@pytest.fixture
-def page_and_network(browser):
+def recording_context(browser) -> tuple:
+    """A fresh browser context whose pages run the recorder (RECORDER_JS) and whose requests are logged."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.add_init_script(RECORDER_JS)
-    network = PageLog().attach(context)
+    return context, PageLog().attach(context)
+
+
+@pytest.fixture
+def page_and_network(browser):
+    context, network = recording_context(browser)
     page = context.new_page()
     yield page, network
     context.close()
@@ -122,9 +114,7 @@ def test_a_figure_whose_plotly_arrives_late_still_updates(voila, browser):
     """A busy page (several students on one machine, a slow laptop) can take longer than anywidget's 2 s to load
     plotly.js; such a figure used to stay frozen at its first drawing while the rest of the page went on.  Here the
     bundle's response is held back 3.5 s: the figure must still be drawn with the current state and follow a run."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.add_init_script(RECORDER_JS)
-    network = PageLog().attach(context)
+    context, network = recording_context(browser)
 
     def late(route):
         time.sleep(BUNDLE_DELAY_S)

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from _browser import (LAZY, RECORDER_JS, dashboard_server, function_data, kernel_memory, kernel_processes,
-                      launched_chromium, open_dashboard, sync_playwright, wait_for_status)
+                      open_dashboard, wait_for_status)
 from benchmarks.bench_load import drive, summary
 from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import LazyTrainingPanel
@@ -41,22 +41,9 @@ def kernel_id(process) -> str:
 
 
 @pytest.fixture(scope="module")
-def playwright():
-    start = sync_playwright()  # skips, or fails under CI, without chromium/playwright: before starting a server
-    with start() as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
 def server(playwright, tmp_path_factory):
     with dashboard_server(tmp_path_factory.mktemp("voila") / "voila.log", cull_idle_timeout=CULL_IDLE_TIMEOUT) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser(playwright):
-    with launched_chromium(playwright) as instance:
-        yield instance
 
 
 def test_two_users_at_once_each_get_a_plot_and_a_run_with_one_torch_thread(server, browser):
