@@ -47,9 +47,10 @@ def voila_command(port, *, open_browser=False, notebook=DASHBOARD, cull_idle_tim
 
     It runs :mod:`ntk_explorer_server.voila_app`, Voilà plus the route that serves plotly's widget bundle to the
     figures (one cacheable file per page instead of ~5 MB per figure over the websocket).
-    Pre-started kernels (Voilà's kernel pool): each runs the dashboard notebook up to the point where it reads the
-    page's query string (``voila.utils.get_query_string`` waits for the request), so a page opens in about a
-    second; a used kernel is replaced ``FILL_DELAY`` s later.  The pool serves only this notebook.
+    Pre-started kernels (Voilà's kernel pool): each runs the dashboard notebook, builds the dashboard and starts
+    its first tab's first run at the default settings, then waits for a page's query string
+    (``voila.utils.get_query_string``) and applies it (``Dashboard.open_link``), so the server answers a page in
+    tens of milliseconds; a used kernel is replaced ``FILL_DELAY`` s later.  The pool serves only this notebook.
     Culling: a kernel whose page was closed (Voilà's shutdown request can fail, leaving it behind) and that has
     been idle for ``cull_idle_timeout`` seconds is shut down, checked every min(60, timeout/3) s; a kernel with
     an open page is kept however long the student reads (cull_connected=False), a busy one too (cull_busy);

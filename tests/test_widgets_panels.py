@@ -1,5 +1,7 @@
 """Width, infinite-width, learnability and spectral-bias panels and the Dashboard, headless: traces equal what the
 core API returns for the same settings."""
+import json
+
 import numpy as np
 import pytest
 
@@ -152,3 +154,67 @@ def test_every_panel_figure_keeps_tick_labels_without_overflow_checks():
         axes = [name for name in layout if name.startswith(("xaxis", "yaxis"))]
         assert axes, key
         assert {name: layout[name].ticklabeloverflow for name in axes} == dict.fromkeys(axes, "allow"), key
+
+
+def _shown(dash):
+    """What a page shows of ``dash``: selected tab, the selected panel's settings, hidden controls, which
+    controls are displayed, the link warnings, and the traces its (finished) first run drew."""
+    panel = dash.panels[dash.selected]
+    assert panel.wait(120) in ("done", "diverged"), panel.status.value
+    traces = json.loads(panel.figure.to_json())["data"]
+    return (dash.selected, dash.tabs.selected_index, panel.settings, panel.state.hidden,
+            {name: w.layout.display for name, w in panel.controls.items()}, dash.notice.value, traces)
+
+
+@pytest.mark.parametrize("link", ["", "panel=lazy&lr=0.5&width=64&steps=40&hide=seed,depth",
+                                  "?panel=spectral&lr_ratio=0.3&steps=50&width=64&n=8&bogus=1&hide=seed,nope"])
+def test_open_link_shows_what_a_dashboard_built_from_that_link_shows(link):
+    """A kernel started ahead of its page builds the dashboard at the defaults and then opens the page's link:
+    the page must show exactly what ``Dashboard(link)`` shows."""
+    ahead = Dashboard("")
+    ahead.open_link(link)
+    assert _shown(ahead) == _shown(Dashboard(link))
+
+
+def test_a_kernel_started_ahead_builds_and_runs_before_the_page_asks(monkeypatch):
+    import ntk_explorer.widgets.dashboard as dashboard_module
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+
+    class Recording(dict):  # the registry, remembering which panels were created
+        def __init__(self):
+            super().__init__(dashboard_module.PANELS)
+            self.built = []
+
+        def create(self, key, settings):
+            self.built.append(key)
+            return dashboard_module.PANELS.create(key, settings)
+    registry, page = Recording(), {}
+
+    def page_arrives():  # Voilà's read of the page's link: by then the first tab is built and running
+        page["built before the link"] = list(registry.built)
+        return page["link"]
+    monkeypatch.setattr(dashboard_module, "read_query_string", page_arrives)
+    page["link"] = ""
+    plain = Dashboard(panels=registry)
+    assert page["built before the link"] == ["lazy"]
+    lazy = plain.panels["lazy"]
+    assert lazy.wait(120) == "done" and lazy.run_id == 1  # a plain link: the run started ahead is the page's
+    page["link"] = "panel=lazy&width=64&steps=40"
+    linked = Dashboard(panels=registry)
+    assert _shown(linked) == _shown(Dashboard("panel=lazy&width=64&steps=40"))
+    assert linked.panels["lazy"].run_id == 1  # a panel built again at the link's settings, as a page expects
+    assert registry.built == ["lazy", "lazy", "lazy"]
+
+
+def test_closing_a_panel_stops_its_run_and_closes_all_its_widgets():
+    from ntk_explorer.widgets.panel import widgets_under
+    dash = Dashboard("panel=lazy&steps=4000&width=64")
+    panel = dash.panels["lazy"]
+    panel.run()
+    widgets = widgets_under(panel.widget)
+    assert panel.figure in widgets and all(c in widgets for c in panel.controls.values())
+    assert all(w.comm is not None for w in widgets)
+    panel.close()
+    assert panel.wait(0) == "stopped" and all(w.comm is None for w in widgets)
+    dash.open_link("panel=lazy&width=32")  # the dashboard builds the tab again
+    assert dash.panels["lazy"] is not panel and dash.panels["lazy"].wait(120) == "done"

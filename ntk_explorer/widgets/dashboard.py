@@ -10,7 +10,7 @@ import ipywidgets as W
 from .._version import __version__
 from .panel import guard_html
 from .registry import PANELS
-from .state import DashboardState, read_query_string
+from .state import DashboardState, page_pending, read_query_string
 
 __all__ = ["Dashboard"]
 
@@ -34,7 +34,12 @@ class Dashboard:
     variable NTK_EXPLORER_TORCH_THREADS if set (``ntk-explorer dashboard`` sets it, and OMP_NUM_THREADS, to its
     ``--torch-threads``, default 1: many kernels share few cores), else unchanged.  The header shows the number of
     threads torch uses.  Display it as the last expression of a cell.  ``state`` (a DashboardState) is what the
-    tabs show; ``panels`` maps a key to its panel once built; ``notice`` shows warnings about the link."""
+    tabs show; ``panels`` maps a key to its panel once built; ``notice`` shows warnings about the link.
+
+    In a kernel Voilà starts ahead of its page (``ntk-explorer dashboard``'s pool), the dashboard is built and its
+    first tab's first run started at the default settings before the page's link is known; the link is then
+    applied with :meth:`open_link` (nothing to redo for a plain link), so a page opens without waiting for the
+    panel to be built."""
 
     def __init__(self, query_string=None, torch_threads=None, *, panels=None):
         import torch
@@ -44,8 +49,10 @@ class Dashboard:
             torch.set_num_threads(int(torch_threads))
         self.torch_threads = torch.get_num_threads()
         self.registry = PANELS if panels is None else panels
-        self.state = DashboardState.from_query(read_query_string() if query_string is None else query_string,
-                                               self.registry)
+        ahead = query_string is None and page_pending()
+        if query_string is None and not ahead:
+            query_string = read_query_string()
+        self.state = DashboardState.from_query("" if ahead else query_string, self.registry)
         self.panels = {}  # built on first display of their tab (keeps page load short)
         self._slots = {key: W.Box(layout=W.Layout(width="100%")) for key in self.registry}
         panel = self.panel(self.selected)
@@ -68,6 +75,8 @@ class Dashboard:
                               self.tabs])
         self.widget.add_class("ntk-dashboard")
         panel.activate()
+        if ahead:
+            self.open_link(read_query_string())  # waits for the page
 
     @property
     def selected(self) -> str:
@@ -105,6 +114,26 @@ class Dashboard:
         elif run is None and shown and (settings is not None or overrides):
             panel.settings_changed()
         return panel
+
+    def open_link(self, query_string: str) -> None:
+        """Shows what the link ``query_string`` asks for, as ``Dashboard(query_string)`` would: its tab, at its
+        settings, with its hidden controls and its warnings, and that panel's first run.  A panel already built
+        at other settings or hiding other controls is closed and built again; one built as the link asks is kept
+        as it is (its run goes on)."""
+        state = DashboardState.from_query(query_string, self.registry)
+        key = state.selected
+        built = self.panels.get(key)
+        if built is not None:
+            if (state.settings[key], state.hidden.get(key, ())) == (built.settings, built.state.hidden):
+                del state.settings[key]  # nothing for self.panel to apply
+            else:
+                built.close()
+                del self.panels[key]
+        self.state = state
+        self.notice.value = guard_html([f"Link: {w}" for w in state.warnings])
+        panel = self.panel(key)
+        self.tabs.selected_index = list(self.registry).index(key)
+        panel.activate()
 
     def _on_tab(self, change):
         if change["new"] is not None:

@@ -10,6 +10,7 @@ literal followed by the panel's ``snippet_body``).  Contract (issue 12): ``Panel
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import functools
 import html
@@ -27,7 +28,7 @@ from .runner import RunController, format_status
 from .settings import Settings, make_controls, settings_literal
 from .state import PanelState, build_query, hidden_names
 
-__all__ = ["Panel", "equations_box", "guard_html", "LABEL_STYLE"]
+__all__ = ["Panel", "equations_box", "guard_html", "widgets_under", "LABEL_STYLE"]
 
 LABEL_STYLE = {"description_width": "118px"}
 
@@ -59,6 +60,20 @@ def _download_link(filename: str, mime: str, content: str, label: str) -> str:
 
 def _json_number(x):
     return None if isinstance(x, float) and not math.isfinite(x) else x
+
+
+def widgets_under(root: W.Widget) -> list:
+    """``root`` and every widget it refers to through its synced traits (children, layouts, styles…), each once."""
+    found, stack = {}, [root]
+    while stack:
+        widget = stack.pop()
+        if not isinstance(widget, W.Widget) or id(widget) in found:
+            continue
+        found[id(widget)] = widget
+        for name in widget.keys:
+            value = getattr(widget, name, None)
+            stack.extend(value if isinstance(value, (list, tuple)) else [value])
+    return list(found.values())
 
 
 class Panel:
@@ -232,6 +247,15 @@ class Panel:
 
     def stop(self) -> None:
         self._runner.stop()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stops the run in flight (waiting up to ``timeout`` s for it to end) and closes every widget of the panel
+        (its front-end models go away); the panel cannot be shown again."""
+        self._runner.stop()
+        with contextlib.suppress(TimeoutError):
+            self._runner.wait(timeout)
+        for widget in widgets_under(self.widget):
+            widget.close()
 
     def wait(self, timeout=None) -> str:
         """Blocks until the current run finished and its last frame is drawn; returns "done", "stopped",

@@ -28,7 +28,7 @@ from urllib.parse import quote, unquote
 from .settings import Settings, settings_from_params, settings_query
 
 __all__ = ["QueryState", "PanelState", "DashboardState", "LastResult", "parse_query_string", "hidden_names",
-           "build_query", "read_query_string", "MAX_QUERY_LENGTH"]
+           "build_query", "read_query_string", "page_pending", "MAX_QUERY_LENGTH"]
 
 MAX_QUERY_LENGTH = 4000
 
@@ -54,6 +54,12 @@ def read_query_string() -> str:
     except Exception:  # not running under Voilà (or an old Voilà): fall back to the environment
         pass
     return os.environ.get("QUERY_STRING", "")
+
+
+def page_pending() -> bool:
+    """True in a kernel Voilà started ahead of its page (its kernel pool, ``--preheat_kernel``): the notebook runs
+    before any page asks for it, and :func:`read_query_string` waits until one does."""
+    return os.environ.get("VOILA_PREHEAT") == "True"
 
 
 def parse_query_string(text, panels=None) -> QueryState:
