@@ -18,7 +18,10 @@ IOPUB_TIMEOUT = 120
 KERNEL_MIB = 360  # resident memory of one dashboard kernel (measured: benchmarks/bench_load.py, README)
 POOL_CAP = 8  # at most a class of eight kernels waiting for users
 POOL_MEMORY_FRACTION = 0.25  # of the memory available at start, for kernels waiting for users
-FILL_DELAY = 2.0  # seconds before a used pre-started kernel is replaced (lets the arriving pages load first)
+# Seconds before a used pre-started kernel is replaced.  Starting one costs about 5 s of CPU (imports, the dashboard
+# and its first run); a class arriving at once must load its pages first: with 2 s, 8 pages arriving together on
+# two cores reached their first plot after 60 s (median), with 30 s after 25 s (RESULTS §6).
+FILL_DELAY = 30.0
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
