@@ -86,6 +86,32 @@ def test_frames_are_throttled_latest_state_wins_and_final_is_drawn():
     assert drawn[:-1] == sorted(drawn[:-1])  # frames are in order; skipped ones are simply dropped
 
 
+def test_a_run_sends_no_frame_while_the_page_has_two_frames_to_draw():
+    """With a page that reports its drawings (ServedFigureWidget), a frame is dropped while two sent frames are
+    still undrawn: a slow page sees recent states, not a backlog; the final frame is always sent."""
+    import plotly.graph_objects as go
+    from ntk_explorer.widgets.figure import DRAWN_MESSAGE, figure_widget
+    fig = figure_widget(go.Figure(go.Scatter(x=[0.0], y=[0.0])))
+    drawn, status = [], W.HTML()
+
+    def draw(state):
+        fig.data[0].y = [float(state if isinstance(state, int) else -1)]
+        drawn.append(state)
+    controller = RunController(draw, status, figure=fig, max_fps=1000.0)
+    fig._handle_custom_msg({"type": DRAWN_MESSAGE}, [])  # a page is showing the figure
+
+    def job(ctx):
+        for i in range(50):
+            ctx.frame(lambda: i)
+            if i == 20:  # the page has drawn one of the two frames it was sent
+                fig._handle_custom_msg({"type": DRAWN_MESSAGE}, [])
+            time.sleep(0.002)
+        ctx.frame(lambda: "final", final=True)
+    controller.start(job)
+    assert controller.wait(10) == "done"
+    assert drawn == [0, 1, 21, "final"]  # two frames, one more once the page drew one (at 20), the final one
+
+
 def test_errors_are_shown_in_the_status_and_kept():
     controller, _, _, status = make_controller()
 

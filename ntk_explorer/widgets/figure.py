@@ -15,6 +15,10 @@ things that make pages light and correct:
   can take longer: then the figure never changed again, while the rest of the page did.  The loader therefore
   returns at once and lets plotly initialize when the bundle arrives; it then asks the figure for its current
   state (:data:`SYNC_MESSAGE`, answered with one state message carrying :data:`SYNC_TRAIT`) before drawing.
+- **No backlog on a slow page.**  Each view reports every finished drawing (plotly's ``plotly_afterplot`` event,
+  sent as :data:`DRAWN_MESSAGE`); :meth:`ServedFigureWidget.ready_for_frame` holds a run's next frame back while
+  the page still has two to draw, so a page that draws slower than the run computes shows recent states instead
+  of a growing queue of old ones, and the browsers of a class spend their CPU on frames that are still current.
 - **A view created after drawing starts from the current figure.**  plotly sends edits as one-shot messages and
   syncs its initial-state traits only when a figure is built, so a page that connects later (Voilà connects after
   the notebook ran, always so with a pre-started kernel; a reloaded page) would show the figure as built.
@@ -24,13 +28,14 @@ things that make pages light and correct:
 from __future__ import annotations
 
 import json
+import time
 
 import plotly.graph_objects as go
 import traitlets
 from ntk_explorer_server import BUNDLE_ROUTE, bundle_query
 
-__all__ = ["FIGURE_WIDTH", "LOADER_ESM", "SYNC_MESSAGE", "SYNC_TRAIT", "ServedFigureWidget", "figure_widget",
-           "sync_view_state", "bundle_url_path"]
+__all__ = ["FIGURE_WIDTH", "LOADER_ESM", "SYNC_MESSAGE", "SYNC_TRAIT", "DRAWN_MESSAGE", "ServedFigureWidget",
+           "figure_widget", "sync_view_state", "bundle_url_path"]
 
 FIGURE_WIDTH = 445  # two figures side by side next to the controls fit a 1280-pixel-wide window
 
@@ -57,6 +62,7 @@ _LOADER_TEMPLATE = """\
 // view drawn.
 const ROUTE = %(route)s;
 const SYNC = %(sync)s;
+const DRAWN = %(drawn)s;
 const element = document.getElementById("jupyter-config-data");
 const baseUrl = element ? JSON.parse(element.textContent).baseUrl : undefined;
 if (!baseUrl) {
@@ -80,6 +86,20 @@ function resync(model) {
   });
 }
 
+function reportDrawings({el, model}) {
+  // Tells Python each time this view has finished drawing (plotly_afterplot), so that a run sends its next frame
+  // only once the previous one is on screen: a slow page shows the latest state instead of a queue of old ones.
+  const attach = () => {
+    const gd = el.classList.contains("js-plotly-plot") ? el : el.querySelector(".js-plotly-plot");
+    if (!gd || typeof gd.on !== "function") return false;
+    gd.on("plotly_afterplot", () => model.send({type: DRAWN}));
+    return true;
+  };
+  if (attach()) return;
+  const observer = new MutationObserver(() => { if (attach()) observer.disconnect(); });
+  observer.observe(el, {childList: true, subtree: true, attributes: true, attributeFilter: ["class"]});
+}
+
 export default () => {
   let ready = null;  // plotly's widget for this figure, initialized and holding the current state
   return {
@@ -94,7 +114,9 @@ export default () => {
     },
     async render(context) {
       const plotly = await ready;
-      return plotly.render(context);
+      const cleanup = plotly.render(context);
+      reportDrawings(context);
+      return cleanup;
     },
   };
 };
@@ -105,11 +127,14 @@ export default () => {
 # message holding its current data and layout and a new value of the counter SYNC_TRAIT.
 SYNC_MESSAGE = "ntk_explorer.resync"
 SYNC_TRAIT = "_ntk_resync"
+# Sent by every view of a figure each time it has finished drawing (see ServedFigureWidget.ready_for_frame).
+DRAWN_MESSAGE = "ntk_explorer.drawn"
 
 
 def _loader_esm() -> str:
     return _LOADER_TEMPLATE % {"route": json.dumps(bundle_url_path()),
-                               "sync": json.dumps({"message": SYNC_MESSAGE, "trait": SYNC_TRAIT})}
+                               "sync": json.dumps({"message": SYNC_MESSAGE, "trait": SYNC_TRAIT}),
+                               "drawn": json.dumps(DRAWN_MESSAGE)}
 
 
 LOADER_ESM = _loader_esm()
@@ -120,19 +145,50 @@ class ServedFigureWidget(go.FigureWidget):
 
     _esm = LOADER_ESM  # anywidget's module of the widget (anywidget's public API for a widget's front end)
     _ntk_resync = traitlets.Int(0)  # SYNC_TRAIT: sent only in answer to the loader's resync request
+    FRAMES_IN_FLIGHT = 2  # frames a run may have sent that the page has not drawn yet (see ready_for_frame)
 
     def __init__(self, *args, **kwargs):
         self._built = False  # the widget's comm opens (and reads the state) before plotly has set the figure up
         super().__init__(*args, **kwargs)
         self._built = True
-        self.on_msg(self._answer_resync)
+        self._drawings = 0  # DRAWN_MESSAGEs received from the views of this figure (plotly refuses new public names)
+        self._in_flight = 0  # frames sent that no view has reported drawn yet (at most FRAMES_IN_FLIGHT)
+        self._window_full_since = None  # when FRAMES_IN_FLIGHT frames were last found undrawn
+        self.on_msg(self._answer_view)
 
-    def _answer_resync(self, _widget, content, _buffers) -> None:
-        """The loader's request (``{"type": SYNC_MESSAGE}``, sent once plotly's model exists in the page): one
-        state message with the current data and layout (see :meth:`get_state`) and a new ``SYNC_TRAIT``."""
-        if isinstance(content, dict) and content.get("type") == SYNC_MESSAGE:
+    def _answer_view(self, _widget, content, _buffers) -> None:
+        """Messages of the loader.  ``{"type": SYNC_MESSAGE}`` (sent once plotly's model exists in the page): one
+        state message with the current data and layout (see :meth:`get_state`) and a new ``SYNC_TRAIT``.
+        ``{"type": DRAWN_MESSAGE}``: a view has finished drawing one more frame."""
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == SYNC_MESSAGE:
             self._ntk_resync += 1
             self.send_state([*VIEW_STATE_TRAITS.values(), SYNC_TRAIT])
+        elif kind == DRAWN_MESSAGE:
+            self._drawings += 1
+            self._in_flight = max(0, self._in_flight - 1)
+            self._window_full_since = None
+
+    @property
+    def drawings_reported(self) -> int:
+        """How many finished drawings the views of this figure have reported (:data:`DRAWN_MESSAGE`)."""
+        return self._drawings
+
+    def frame_sent(self) -> None:
+        """Records that a frame has just been sent to the views (called after each drawn frame's batch_update)."""
+        self._in_flight = min(self._in_flight + 1, self.FRAMES_IN_FLIGHT)
+        if self._in_flight == self.FRAMES_IN_FLIGHT and self._window_full_since is None:
+            self._window_full_since = time.monotonic()
+
+    def ready_for_frame(self, patience: float = 1.0) -> bool:
+        """Whether a run may send its next frame now: no view has ever reported a drawing (no page, or a front end
+        without the loader: nothing to wait for), fewer than ``FRAMES_IN_FLIGHT`` frames sent are still undrawn (one
+        being drawn, one waiting: the page never idles between frames, and never falls further behind), or the page
+        has reported nothing for ``patience`` seconds (a closed view, or frames that changed nothing)."""
+        full_since = self._window_full_since  # read once: a view's report (main thread) may clear it meanwhile
+        if self.drawings_reported == 0 or self._in_flight < self.FRAMES_IN_FLIGHT or full_since is None:
+            return True
+        return time.monotonic() - full_since > patience
 
     def get_state(self, key=None, drop_defaults=False):
         """ipywidgets' state of this widget, with the initial-view traits replaced by the current figure."""

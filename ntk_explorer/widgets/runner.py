@@ -7,7 +7,8 @@ Rules it enforces (see ../shared/ECOSYSTEM.md for why):
   current one, and :meth:`RunController.start` bumps the id under the same lock: once ``start()`` returned, no
   frame of an older run can be drawn.
 * Frames are pushed at most ``max_fps`` times per second, latest state wins: a frame that arrives too soon after
-  the previous one is dropped (never queued), and the final frame of a run is always drawn.  Drawing happens
+  the previous one, or while the page still has frames to draw (``view_ready``), is dropped (never queued), and
+  the final frame of a run is always drawn.  Drawing happens
   inside one ``batch_update()`` of the panel's one figure (FigureWidget updates from a thread reach the browser),
   so a frame is one plotly update message.
 * Errors end up in the status widget as one readable line (never a traceback dump) and are logged with their
@@ -67,7 +68,7 @@ class RunContext:
         """Draws ``make_state()`` now if at least 1/max_fps s passed since the last frame (or ``final``); else
         drops it.  ``make_state`` is called only for frames that are drawn.  Returns whether it was drawn."""
         now = time.perf_counter()
-        if not final and now - self._last_draw < self.controller.min_interval:
+        if not final and (now - self._last_draw < self.controller.min_interval or not self.controller.view_ready()):
             self.frames_dropped += 1
             return False
         if self.cancelled and not final:
@@ -192,6 +193,12 @@ class RunController:
             self.outcome = outcome
             self._write_status(kind or ("stopped" if outcome in ("stopped", "cancelled") else "done"), text)
 
+    def view_ready(self) -> bool:
+        """Whether the page can take another frame (``ServedFigureWidget.ready_for_frame``; always True for other
+        figures and without one)."""
+        ready = getattr(self._figure, "ready_for_frame", None)
+        return True if ready is None else ready()
+
     def _draw(self, run_id: int, state, status: Optional[str]) -> bool:
         with self._lock:
             if run_id != self.run_id:
@@ -201,6 +208,9 @@ class RunController:
             else:  # a view opened later starts from the current figure (figure.ServedFigureWidget.get_state)
                 with self._figure.batch_update():
                     self._draw_fn(state)
+                sent = getattr(self._figure, "frame_sent", None)
+                if sent is not None:
+                    sent()
             if status:
                 self._write_status("running", f"Run #{run_id}: {status}")
             return True
