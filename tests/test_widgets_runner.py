@@ -86,11 +86,12 @@ def test_frames_are_throttled_latest_state_wins_and_final_is_drawn():
     assert drawn[:-1] == sorted(drawn[:-1])  # frames are in order; skipped ones are simply dropped
 
 
-def test_a_run_sends_no_frame_while_the_page_has_two_frames_to_draw():
-    """With a page that reports its drawings (ServedFigureWidget), a frame is dropped while two sent frames are
-    still undrawn: a slow page sees recent states, not a backlog; the final frame is always sent."""
+def test_a_run_sends_no_frame_while_the_page_has_frames_in_flight_to_draw():
+    """With a page that reports its drawings (ServedFigureWidget), a frame is dropped while FRAMES_IN_FLIGHT sent
+    frames are still undrawn: a slow page sees recent states, not a backlog; the final frame is always sent."""
     import plotly.graph_objects as go
-    from ntk_explorer.widgets.figure import DRAWN_MESSAGE, figure_widget
+    from ntk_explorer.widgets.figure import DRAWN_MESSAGE, ServedFigureWidget, figure_widget
+    window = ServedFigureWidget.FRAMES_IN_FLIGHT
     fig = figure_widget(go.Figure(go.Scatter(x=[0.0], y=[0.0])))
     drawn, status = [], W.HTML()
 
@@ -103,13 +104,14 @@ def test_a_run_sends_no_frame_while_the_page_has_two_frames_to_draw():
     def job(ctx):
         for i in range(50):
             ctx.frame(lambda: i)
-            if i == 20:  # the page has drawn one of the two frames it was sent
+            if i == 30:  # the page has drawn one of the frames it was sent
                 fig._handle_custom_msg({"type": DRAWN_MESSAGE}, [])
             time.sleep(0.002)
         ctx.frame(lambda: "final", final=True)
     controller.start(job)
     assert controller.wait(10) == "done"
-    assert drawn == [0, 1, 21, "final"]  # two frames, one more once the page drew one (at 20), the final one
+    # `window` frames, one more once the page drew one (at 30), the final one
+    assert drawn == [*range(window), 31, "final"]
 
 
 def test_errors_are_shown_in_the_status_and_kept():

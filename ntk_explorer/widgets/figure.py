@@ -1,7 +1,7 @@
 """How the panels make their plotly FigureWidgets: the one place that knows about FigureWidget internals.
 
 Every panel builds its figures with :func:`figure_widget`, which returns a :class:`ServedFigureWidget`: plotly's
-FigureWidget, with its update API unchanged (``batch_update``, assigning trace data, ``on_click``), except for three
+FigureWidget, with its update API unchanged (``batch_update``, assigning trace data, ``on_click``), except for four
 things that make pages light and correct:
 
 - **plotly.js once per page, over HTTP.**  plotly's FigureWidget sends its whole bundle (plotly.js and the widget,
@@ -15,10 +15,10 @@ things that make pages light and correct:
   can take longer: then the figure never changed again, while the rest of the page did.  The loader therefore
   returns at once and lets plotly initialize when the bundle arrives; it then asks the figure for its current
   state (:data:`SYNC_MESSAGE`, answered with one state message carrying :data:`SYNC_TRAIT`) before drawing.
-- **No backlog on a slow page.**  Each view reports every finished drawing (plotly's ``plotly_afterplot`` event,
+- **A bounded backlog on a slow page.**  Each view reports every finished drawing (plotly's ``plotly_afterplot`` event,
   sent as :data:`DRAWN_MESSAGE`); :meth:`ServedFigureWidget.ready_for_frame` holds a run's next frame back while
-  the page still has two to draw, so a page that draws slower than the run computes shows recent states instead
-  of a growing queue of old ones, and the browsers of a class spend their CPU on frames that are still current.
+  the page still has ``FRAMES_IN_FLIGHT`` (8) to draw, so a page that draws slower than the run computes (a slow
+  laptop) stays at most 8 frames behind instead of replaying a growing queue of old states long after the run.
 - **A view created after drawing starts from the current figure.**  plotly sends edits as one-shot messages and
   syncs its initial-state traits only when a figure is built, so a page that connects later (Voilà connects after
   the notebook ran, always so with a pre-started kernel; a reloaded page) would show the figure as built.
@@ -87,8 +87,8 @@ function resync(model) {
 }
 
 function reportDrawings({el, model}) {
-  // Tells Python each time this view has finished drawing (plotly_afterplot), so that a run sends its next frame
-  // only once the previous one is on screen: a slow page shows the latest state instead of a queue of old ones.
+  // Tells Python each time this view has finished drawing (plotly_afterplot), so that a run never gets more than
+  // a few frames ahead of what a slow page has drawn (it shows recent states, not a growing queue of old ones).
   const attach = () => {
     const gd = el.classList.contains("js-plotly-plot") ? el : el.querySelector(".js-plotly-plot");
     if (!gd || typeof gd.on !== "function") return false;
@@ -145,7 +145,7 @@ class ServedFigureWidget(go.FigureWidget):
 
     _esm = LOADER_ESM  # anywidget's module of the widget (anywidget's public API for a widget's front end)
     _ntk_resync = traitlets.Int(0)  # SYNC_TRAIT: sent only in answer to the loader's resync request
-    FRAMES_IN_FLIGHT = 2  # frames a run may have sent that the page has not drawn yet (see ready_for_frame)
+    FRAMES_IN_FLIGHT = 8  # frames a run may have sent that the page has not drawn yet (see ready_for_frame)
 
     def __init__(self, *args, **kwargs):
         self._built = False  # the widget's comm opens (and reads the state) before plotly has set the figure up
@@ -175,15 +175,18 @@ class ServedFigureWidget(go.FigureWidget):
         return self._drawings
 
     def frame_sent(self) -> None:
-        """Records that a frame has just been sent to the views (called after each drawn frame's batch_update)."""
+        """Records that a frame has just been sent to the views (called after each drawn frame's batch_update);
+        frames sent before any view reported a drawing are not counted (no page was there to draw them)."""
+        if self._drawings == 0:
+            return
         self._in_flight = min(self._in_flight + 1, self.FRAMES_IN_FLIGHT)
         if self._in_flight == self.FRAMES_IN_FLIGHT and self._window_full_since is None:
             self._window_full_since = time.monotonic()
 
     def ready_for_frame(self, patience: float = 1.0) -> bool:
         """Whether a run may send its next frame now: no view has ever reported a drawing (no page, or a front end
-        without the loader: nothing to wait for), fewer than ``FRAMES_IN_FLIGHT`` frames sent are still undrawn (one
-        being drawn, one waiting: the page never idles between frames, and never falls further behind), or the page
+        without the loader: nothing to wait for), fewer than ``FRAMES_IN_FLIGHT`` frames sent are still undrawn (the
+        page never idles between frames, and never falls further behind), or the page
         has reported nothing for ``patience`` seconds (a closed view, or frames that changed nothing)."""
         full_since = self._window_full_since  # read once: a view's report (main thread) may clear it meanwhile
         if self.drawings_reported == 0 or self._in_flight < self.FRAMES_IN_FLIGHT or full_since is None:
