@@ -27,6 +27,11 @@ def _env_threads():
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
+def _notice_html(warnings) -> str:
+    """The dashboard's notice: what a link got wrong (escaped), one line each."""
+    return guard_html([f"Link: {w}" for w in warnings])
+
+
 class Dashboard:
     """All panels of ``panels`` (a :class:`~ntk_explorer.widgets.registry.PanelRegistry`, default ``PANELS``) as
     tabs.  ``query_string``: e.g. "panel=lazy&width=1024&lr=0.5" (None: read it from Voilà or the QUERY_STRING
@@ -50,13 +55,13 @@ class Dashboard:
         self.torch_threads = torch.get_num_threads()
         self.registry = PANELS if panels is None else panels
         ahead = query_string is None and page_pending()
-        if query_string is None and not ahead:
-            query_string = read_query_string()
-        self.state = DashboardState.from_query("" if ahead else query_string, self.registry)
+        if query_string is None:
+            query_string = "" if ahead else read_query_string()
+        self.state = DashboardState.from_query(query_string, self.registry)
         self.panels = {}  # built on first display of their tab (keeps page load short)
         self._slots = {key: W.Box(layout=W.Layout(width="100%")) for key in self.registry}
         panel = self.panel(self.selected)
-        self.notice = W.HTML(guard_html([f"Link: {w}" for w in self.state.warnings]))
+        self.notice = W.HTML(_notice_html(self.state.warnings))
         self.link_button = W.Button(description="Copy link", icon="link",
                                     tooltip="show a link that reproduces the current settings")
         self.link = W.Text(placeholder="press Copy link", layout=W.Layout(width="60%"))
@@ -130,7 +135,7 @@ class Dashboard:
                 built.close()
                 del self.panels[key]
         self.state = state
-        self.notice.value = guard_html([f"Link: {w}" for w in state.warnings])
+        self.notice.value = _notice_html(state.warnings)
         panel = self.panel(key)
         self.tabs.selected_index = list(self.registry).index(key)
         panel.activate()

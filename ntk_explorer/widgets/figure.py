@@ -189,7 +189,7 @@ class ServedFigureWidget(go.FigureWidget):
         page never idles between frames, and never falls further behind), or the page
         has reported nothing for ``patience`` seconds (a closed view, or frames that changed nothing)."""
         full_since = self._window_full_since  # read once: a view's report (main thread) may clear it meanwhile
-        if self.drawings_reported == 0 or self._in_flight < self.FRAMES_IN_FLIGHT or full_since is None:
+        if self._in_flight < self.FRAMES_IN_FLIGHT or full_since is None:  # never full before a view reported
             return True
         return time.monotonic() - full_since > patience
 
