@@ -5,6 +5,9 @@ One table: websocket bytes received before the first plot and after visiting eve
 widget bundle was fetched; time to first plot for one user with a pre-started kernel and with a cold one, and
 for 2 and 8 users arriving at once; frames drawn per second in the browser during a default Train run for one
 user and per user for 4 users training at once; kernel memory.  Targets from the issue are printed beside them.
+Then where the CPU goes, without targets (``CpuMeter``, from /proc via psutil): the CPU seconds all Chromium
+processes used until one page's first plot was ready (times the users over the cores: the least time that many
+arriving pages can take on this machine) and per frame drawn during the Train runs, beside the kernels' CPU.
 
 Measured in the page (RECORDER_JS): the first plotted line of the lazy-training panel; the websocket bytes
 (every message the page's websockets receive, counted as they arrive); every redraw of the panel's first plot
@@ -196,6 +199,37 @@ def wait_for_pool(server: "Server", pool: int, timeout: float = 600.0) -> float:
     raise TimeoutError(f"{pool} pre-started kernels waiting for a page not reached within {timeout:.0f} s")
 
 
+def process_cpu(match: str) -> dict:
+    """{pid: CPU seconds (user + system) so far} of every process whose command line contains ``match``."""
+    import psutil
+    out = {}
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if match in " ".join(process.cmdline()):
+                times = process.cpu_times()
+                out[process.pid] = times.user + times.system
+    return out
+
+
+def cpu_used(before: dict, after: dict) -> float:
+    """CPU seconds used between two :func:`process_cpu` snapshots by the processes alive at the second one (those
+    that exited in between are not counted: a lower bound)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+class CpuMeter:
+    """CPU seconds that Chromium (all its processes: renderers, GPU, browser) and the kernels (every ipykernel on
+    the machine; idle pool kernels add ~0) used since :meth:`start`."""
+
+    def start(self) -> "CpuMeter":
+        self.browser, self.kernels = process_cpu(Path(CHROMIUM).name), process_cpu("ipykernel")
+        return self
+
+    def read(self) -> dict:
+        return dict(browser_cpu_s=cpu_used(self.browser, process_cpu(Path(CHROMIUM).name)),
+                    kernel_cpu_s=cpu_used(self.kernels, process_cpu("ipykernel")))
+
+
 def _cmdline(process) -> list:
     import psutil
     with contextlib.suppress(psutil.Error):
@@ -327,7 +361,10 @@ class Session:
 
     def press_train(self) -> None:
         self.marks["click"] = time.time() * 1000
-        self.page.locator(f"{LAZY} button.jupyter-button", has_text="Train").first.click()
+        # Train starts no navigation: do not wait for one (eight loaded pages can keep Playwright's check for
+        # "scheduled navigations" from completing within its 30 s timeout, after the click itself happened).
+        self.page.locator(f"{LAZY} button.jupyter-button", has_text="Train").first.click(
+            no_wait_after=True, timeout=120_000)
         self.state = "training"
 
     def poll(self) -> None:
@@ -400,19 +437,21 @@ def _advance(sessions, timeout_s: float) -> None:
         time.sleep(0.1)
 
 
-def train_at_once(browser, url: str, users: int, timeout_s: float = 300.0) -> list:
+def train_at_once(browser, url: str, users: int, timeout_s: float = 300.0) -> dict:
     """``users`` pages loaded and ready, then Train pressed on all of them within a few milliseconds; returns
-    each session's result (frames drawn and frames per second during its run)."""
+    {"sessions": each session's result (frames drawn and frames per second during its run), "cpu": the CPU
+    seconds Chromium and the kernels used from the presses until every run finished}."""
     sessions = [Session(browser, url, train=False) for _ in range(users)]
     try:
         for session in sessions:
             session.start()
         _advance(sessions, timeout_s)
+        meter = CpuMeter().start()
         for session in sessions:
             if session.state == "ready":
                 session.press_train()
         _advance(sessions, timeout_s)
-        return [s.result() for s in sessions]
+        return dict(sessions=[s.result() for s in sessions], cpu=meter.read())
     finally:
         for session in sessions:
             session.context.close()
@@ -441,25 +480,27 @@ def visit_tabs(page, timeout_ms: int = 240_000) -> list:
 
 
 def one_user(browser, url: str, *, tabs: bool = True, timeout_s: float = 300.0) -> dict:
-    """One page: first plot (time, websocket bytes), every tab in turn (websocket bytes once all have settled),
-    back to the first tab and a default Train run (frames drawn per second)."""
+    """One page: first plot (time, websocket bytes, CPU used until then), every tab in turn (websocket bytes once
+    all have settled), back to the first tab and a default Train run (frames drawn per second, CPU used)."""
     session = Session(browser, url, train=False)
     try:
+        meter = CpuMeter().start()
         session.start()
         _advance([session], timeout_s)
         if session.state != "ready":
             return session.result()
-        extra = {}
+        extra = dict(cpu_to_ready=meter.read())
         if tabs:
             extra["tabs"] = visit_tabs(session.page)
             rec = recorded(session.page)
             extra.update(ws_bytes_all_tabs=rec.get("wsBytes"), ws_messages_all_tabs=rec.get("wsMessages"))
             session.page.locator(TABS).first.click()
             session.page.wait_for_function(SHOWN_PANEL_SETTLED, timeout=60_000)
+        meter.start()
         session.press_train()
         _advance([session], timeout_s)
         result = session.result()
-        result.update(extra, bundle_cache_control=[b[2] for b in session.network.bundle])
+        result.update(extra, cpu_run=meter.read(), bundle_cache_control=[b[2] for b in session.network.bundle])
         return result
     finally:
         session.context.close()
@@ -557,14 +598,40 @@ def table(out: dict) -> list:
     rows.append(("frames drawn per second, default Train run, 1 user",
                  f"{one.get('fps', 0):.1f} fps ({one.get('frames')} frames in {one.get('run_s', 0):.1f} s)", "≥ 15"))
     if "train_4" in out:
-        fps = [r.get("fps", 0.0) for r in out["train_4"]]
-        runs = [r.get("run_s", float("nan")) for r in out["train_4"]]
+        fps = [r.get("fps", 0.0) for r in out["train_4"]["sessions"]]
+        runs = [r.get("run_s", float("nan")) for r in out["train_4"]["sessions"]]
         rows.append(("… per user, 4 users training at once", f"min {min(fps):.1f}, median {statistics.median(fps):.1f} "
                      f"fps (runs {statistics.median(runs):.1f} s)", "≥ 8"))
+    rows += _cpu_rows(out)
     if f"arrive_{out['users']}" in out:
         rss = [k["rss_mib"] for k in out[f"arrive_{out['users']}"]["kernels"]]
         rows.append(("memory per kernel (RSS, pages open)", f"median {statistics.median(rss):.0f} MiB, "
                      f"{sum(rss) / 1024:.1f} GiB for {len(rss)} kernels", ""))
+    return rows
+
+
+def _per_frame(cpu: dict, frames: int) -> str:
+    if not frames:
+        return "n/a"
+    return (f"{1000 * cpu['browser_cpu_s'] / frames:.0f} ms per frame drawn ({cpu['browser_cpu_s']:.2f} CPU-s for "
+            f"{frames} frames; kernels {cpu['kernel_cpu_s']:.2f} CPU-s)")
+
+
+def _cpu_rows(out: dict) -> list:
+    """Where the CPU goes (no targets: these explain the time and frame-rate rows on a machine whose cores the
+    browsers share with the server)."""
+    one, rows = out["one_prestarted"], []
+    if "cpu_to_ready" in one:
+        rows.append(("browser CPU until the first plot is ready, 1 user pre-started (all Chromium processes)",
+                     f"{one['cpu_to_ready']['browser_cpu_s']:.2f} CPU-s "
+                     f"(× {out['users']} users / {out['cpus']} cores ≥ "
+                     f"{one['cpu_to_ready']['browser_cpu_s'] * out['users'] / out['cpus']:.1f} s)", ""))
+    if "cpu_run" in one:
+        rows.append(("browser CPU per frame, default Train run, 1 user", _per_frame(one["cpu_run"], one.get("frames")),
+                     ""))
+    if "train_4" in out:
+        frames = sum(r.get("frames", 0) for r in out["train_4"]["sessions"])
+        rows.append(("… 4 users training at once (all pages)", _per_frame(out["train_4"]["cpu"], frames), ""))
     return rows
 
 
