@@ -204,8 +204,8 @@ def process_cpu(match: str) -> dict:
     import psutil
     out = {}
     for process in psutil.process_iter():
-        with contextlib.suppress(psutil.Error):
-            if match in " ".join(process.cmdline()):
+        if match in " ".join(_cmdline(process)):
+            with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
                 out[process.pid] = times.user + times.system
     return out

@@ -34,6 +34,7 @@ from ntk_explorer.dynamics import DIVERGENCE_FACTOR
 from ntk_explorer.plots.panels import trace_keys, trace_x
 from ntk_explorer.widgets import Dashboard, LazySettings, LazyTrainingPanel, SpectralBiasPanel
 from ntk_explorer.widgets.lazy_setup import LazySetup
+from ntk_explorer.widgets.panel import widgets_under
 from ntk_explorer.widgets.settings import Angles, Text, plain_text, settings_from_params
 from ntk_explorer.widgets.state import parse_query_string
 
@@ -335,20 +336,10 @@ class _Audit(HTMLParser):
     handle_startendtag = handle_starttag
 
 
-def widgets_in(root):
-    """Every widget reachable from ``root`` through children (Box, Tab, Accordion, GridBox)."""
-    stack, seen = [root], []
-    while stack:
-        widget = stack.pop()
-        seen.append(widget)
-        stack.extend(c for c in getattr(widget, "children", ()) if isinstance(c, W.Widget))
-    return seen
-
-
 def html_problems(dashboard) -> list:
     """Problems in every HTML/HTMLMath/Label value and every HTML-enabled description of the dashboard."""
     problems = []
-    for widget in widgets_in(dashboard.widget):
+    for widget in widgets_under(dashboard.widget):
         texts = []
         if isinstance(widget, (W.HTML, W.HTMLMath)):
             texts.append(widget.value)

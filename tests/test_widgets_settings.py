@@ -18,6 +18,7 @@ from ntk_explorer.kernels import empirical_ntk
 from ntk_explorer.models import MLP
 from ntk_explorer.plots.panels import trace_keys
 from ntk_explorer.widgets import PANELS, Dashboard, LazySettings, LazyTrainingPanel
+from ntk_explorer.widgets.panel import widgets_under
 from ntk_explorer.widgets.settings import Angles, Choice, Flag, Text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +26,6 @@ if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) does not put 
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_widgets import CommRecorder  # noqa: E402  (the benchmark's message counter)
-from test_robustness_widgets import widgets_in  # noqa: E402
 
 KEYS = list(PANELS)
 
@@ -115,7 +115,7 @@ def test_irrelevant_controls_are_hidden_and_hide_survives_a_change_of_domain():
 @pytest.mark.parametrize("key", KEYS)
 def test_one_figure_widget_per_panel(key):
     panel = PANELS[key]()
-    figures = [w for w in widgets_in(panel.widget) if isinstance(w, go.FigureWidget)]
+    figures = [w for w in widgets_under(panel.widget) if isinstance(w, go.FigureWidget)]
     assert figures == [panel.figure]
     assert len({t.meta for t in panel.figure.data}) == len(panel.figure.data)  # every trace has its own key
 
